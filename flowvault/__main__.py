@@ -1,0 +1,3 @@
+from flowvault.cli import main
+
+main()

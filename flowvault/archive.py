@@ -1,0 +1,184 @@
+"""The archive on disk: one folder per flow, canonical JSON files, a manifest with
+sha256 of every file, atomic writes that skip unchanged bytes.
+
+Layout::
+
+    manifest.json
+    flows/<id>-<slug>/flow.json            flow settings and labels
+    flows/<id>-<slug>/export.json          the API's export document
+    flows/<id>-<slug>/versions/<id>.json   each version, its steps, variables and schedules
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .canonical import dumps, loads
+from .errors import ArchiveError
+
+MANIFEST = "manifest.json"
+FLOWS_DIR = "flows"
+FORMAT = 1
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def slugify(name: str, max_len: int = 60) -> str:
+    """A safe, stable folder-name part: ASCII letters, digits, '-'; never empty,
+    never '.'/'..', never a Windows device name, at most ``max_len`` characters."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:max_len].strip("-")
+    if not slug:
+        slug = "flow"
+    if slug in _RESERVED:
+        slug = f"{slug}-flow"
+    return slug
+
+
+def flow_folder(flow_id: int | str, name: str) -> str:
+    return f"{flow_id}-{slugify(name)}"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FlowRecord:
+    """Everything archived for one flow: relative file path (inside its folder) → bytes."""
+
+    flow_id: int
+    name: str
+    files: dict[str, bytes]
+    versions: int
+
+    @property
+    def folder(self) -> str:
+        return flow_folder(self.flow_id, self.name)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        return {"name": self.name, "folder": self.folder, "versions": self.versions,
+                "files": {p: sha256(b) for p, b in sorted(self.files.items())}}
+
+
+def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str, Any]]) -> FlowRecord:
+    """Pure: the files of one flow from what the API served (already cleaned)."""
+    files = {"flow.json": dumps(flow), "export.json": dumps(export_doc)}
+    for v in versions:
+        files[f"versions/{int(v['id'])}.json"] = dumps(v)
+    return FlowRecord(flow_id=int(flow["id"]), name=str(flow.get("name", "")), files=files, versions=len(versions))
+
+
+def atomic_write(path: Path, data: bytes) -> bool:
+    """Write via temp file + rename; do nothing (and return False) if the bytes are the same."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    files_written: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+class Archive:
+    """A folder holding flows and a manifest. Knows nothing about git or the API."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def read_manifest(self) -> dict[str, Any]:
+        path = self.root / MANIFEST
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {"format": FORMAT, "flows": {}}
+        return parse_manifest(raw, str(path))
+
+    def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Changes) -> None:
+        """Write one flow's files, drop its stale files (deleted versions, old folder after a
+        rename), and classify it as added/changed/unchanged."""
+        folder = self.root / FLOWS_DIR / record.folder
+        for rel, data in record.files.items():
+            if atomic_write(folder / rel, data):
+                changes.files_written += 1
+        if old_entry is not None:
+            old_folder = self.root / FLOWS_DIR / str(old_entry.get("folder", ""))
+            if old_entry.get("folder") != record.folder:
+                self._remove_folder(old_folder)
+            else:
+                for rel in old_entry.get("files", {}):
+                    if rel not in record.files:
+                        (folder / rel).unlink(missing_ok=True)
+        entry = record.manifest_entry()
+        label = f"{record.name} (#{record.flow_id})"
+        if old_entry is None:
+            changes.added.append(label)
+        elif {k: old_entry.get(k) for k in entry} != entry:
+            changes.changed.append(label)
+
+    def remove_flow(self, flow_id: str, entry: dict[str, Any], changes: Changes) -> None:
+        self._remove_folder(self.root / FLOWS_DIR / str(entry.get("folder", "")))
+        changes.removed.append(f"{entry.get('name')} (#{flow_id})")
+
+    def _remove_folder(self, folder: Path) -> None:
+        base = (self.root / FLOWS_DIR).resolve()
+        target = folder.resolve()
+        if target != base and base in target.parents and target.exists():
+            shutil.rmtree(target)
+
+    def write_manifest(self, source: dict[str, Any], flows: dict[str, dict[str, Any]],
+                       secrets: str) -> bool:
+        manifest = {"format": FORMAT, "flowvault_version": __version__, "source": source,
+                    "secrets": secrets,
+                    "flows": {k: flows[k] for k in sorted(flows, key=_id_key)}}
+        return atomic_write(self.root / MANIFEST, dumps(manifest))
+
+
+def _id_key(flow_id: str) -> tuple[int, str]:
+    return (int(flow_id), "") if flow_id.isdigit() else (0, flow_id)
+
+
+def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
+    """Parse and check a manifest's shape; ArchiveError naming the file otherwise."""
+    try:
+        data = loads(raw)
+    except ValueError:
+        raise ArchiveError(f"{where}: not valid JSON (truncated or edited?)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("flows"), dict):
+        raise ArchiveError(f"{where}: not a flowvault manifest (no 'flows' object)")
+    for fid, entry in data["flows"].items():
+        if (not isinstance(entry, dict) or not isinstance(entry.get("folder"), str)
+                or not isinstance(entry.get("files"), dict) or "/" in entry["folder"]
+                or entry["folder"] in ("", ".", "..")):
+            raise ArchiveError(f"{where}: flow {fid}: malformed entry")
+    return data

@@ -1,0 +1,116 @@
+"""Command line: parse, load config, run the action, map errors to exit codes. No logic here."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from . import __version__
+from .config import load_config
+from .errors import EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
+from .output import Reporter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(func: F) -> F:
+    """Turn every FlowvaultError into one line on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FlowvaultError as e:
+            click.echo(f"flowvault: error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("flowvault: interrupted; the archive keeps its last commit", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+config_option = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                             help="Config file (default ./flowvault.toml).")
+log_option = click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+                          show_default=True, help="json: one JSON object per line on stdout (for cron).")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="flowvault")
+def main() -> None:
+    """Back up, diff and migrate process flows through a git-committed archive."""
+
+
+@main.command()
+@config_option
+@click.option("--profile", "-p", help="Profile (company) in the config.")
+@click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
+              help="Archive directory (a git repo; created if absent).")
+@click.option("--flow", "flows", multiple=True, metavar="ID|NAME", help="Only these flows (repeatable).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Requests in flight.")
+@click.option("--keep-secrets", is_flag=True, help="Archive secret variable values instead of redacting them.")
+@click.option("--message", "-m", default=None, help="Commit message subject.")
+@click.option("--push", is_flag=True, help="Push the commit to the archive's 'origin' remote.")
+@log_option
+@handle_errors
+def export(config_path: Path | None, profile: str | None, archive_dir: Path, flows: tuple[str, ...],
+           concurrency: int | None, keep_secrets: bool, message: str | None, push: bool, log_format: str) -> None:
+    """Export every flow of a company into the archive and commit what changed."""
+    from .exporter import run_export
+
+    prof = load_config(config_path).profile(profile)
+    result = run_export(prof, archive_dir, flows=flows, concurrency=concurrency, keep_secrets=keep_secrets,
+                        message=message, push=push, reporter=Reporter(log_format))
+    if result.failed or not result.complete:
+        sys.exit(EXIT_PARTIAL)
+
+
+@main.command()
+@click.option("--companies", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option("--empty-companies", type=click.IntRange(0, 50), default=0, show_default=True,
+              help="Extra companies with resources but no flows (import targets).")
+@click.option("--flows", type=click.IntRange(0, 100_000), default=50, show_default=True)
+@click.option("--versions", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True)
+@click.option("--rate-limit", type=float, default=0.0, help="Requests/second per key (0 = none).")
+@click.option("--latency", type=float, default=0.0, help="Seconds added to every reply.")
+@click.option("--error-rate", type=float, default=0.0, help="Fraction of replies that are 500/502/503.")
+@click.option("--drop-rate", type=float, default=0.0, help="Fraction of connections dropped.")
+def simulator(companies: int, empty_companies: int, flows: int, versions: int, seed: int, port: int,
+              rate_limit: float, latency: float, error_rate: float, drop_rate: float) -> None:
+    """Serve the built-in Patchworks API simulator on 127.0.0.1 (for trying flowvault)."""
+    from .simulator import Faults, Simulator, SimulatorServer, generate
+
+    state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
+                     empty_companies=empty_companies)
+    faults = Faults(rate_limit=rate_limit, latency=latency, error_rate=error_rate, drop_rate=drop_rate, seed=seed)
+    server = SimulatorServer(Simulator(state, faults), port=port)
+    click.echo(f"flowvault simulator on {server.url}  (Ctrl-C to stop)")
+    for c in state.companies:
+        click.echo(f"  {c.name}: {len(c.flows)} flows, API key {c.api_key}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path("flowvault-demo"),
+              show_default=True, help="Where the demo writes its config and archive (reset each run).")
+@click.option("--flows", type=click.IntRange(2, 5000), default=40, show_default=True)
+@handle_errors
+def demo(demo_dir: Path, flows: int) -> None:
+    """Run the main job end to end against the built-in simulator: no account needed."""
+    from .demo import run_demo
+
+    run_demo(demo_dir, flows=flows, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,186 @@
+"""The async API client every command uses; the only module that imports httpx.
+
+One client per target: base URL + key, bounded concurrency (a CapacityLimiter),
+optional client-side pacing, retries with exponential backoff and jitter on 429/5xx
+and transport errors (honouring Retry-After), and a concurrent paginator. httpx
+exceptions are translated here; the API key never appears in an error or repr.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import anyio
+import httpx
+
+from . import __version__
+from .errors import ApiError, ProtocolError
+from .protocol import MAX_PER_PAGE, RETRY_STATUSES, backoff, decode, parse_page, retry_after
+
+Event = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    writes: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+class ApiClient:
+    """Async client for one company. Use as ``async with ApiClient(...) as api``."""
+
+    def __init__(self, base_url: str, api_key: str, *, concurrency: int = 8, timeout: float = 30.0,
+                 max_retries: int = 6, rate_limit: float = 0.0, hint: str = "",
+                 on_event: Event | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key
+        self.max_retries = max_retries
+        self.rate_limit = rate_limit
+        self.hint = hint
+        self.stats = Stats()
+        self._limiter = anyio.CapacityLimiter(max(1, concurrency))
+        self._on_event = on_event or (lambda _e: None)
+        self._rng = rng or random.Random()
+        self._next_slot = 0.0
+        self._pause_until = 0.0
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": api_key, "Accept": "application/json",
+                     "User-Agent": f"flowvault/{__version__}"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency)),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"ApiClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._http.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- requests ---------------------------------------------------------------
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, json: Any = None, *, safe_to_retry: bool = True) -> Any:
+        return await self.request("POST", path, json=json, safe_to_retry=safe_to_retry)
+
+    async def put(self, path: str, json: Any = None) -> Any:
+        return await self.request("PUT", path, json=json)
+
+    async def patch(self, path: str, json: Any = None) -> Any:
+        return await self.request("PATCH", path, json=json)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      json: Any = None, safe_to_retry: bool = True) -> Any:
+        """Send with retries. ``safe_to_retry=False`` (a create) retries only what surely
+        never reached the server: 429 and connection failures."""
+        attempt = 0
+        while True:
+            status, headers, body, failure = await self._send_once(method, path, params, json)
+            retryable = (status in RETRY_STATUSES if status is not None else failure is not None)
+            if not safe_to_retry and status is not None and status != 429:
+                retryable = False
+            if not safe_to_retry and failure is not None and not isinstance(failure, httpx.ConnectError):
+                retryable = False
+            if not retryable or attempt >= self.max_retries:
+                if failure is not None:
+                    raise ApiError(f"{method} {path}: {_describe(failure)} (after {attempt + 1} attempts)",
+                                   method=method, path=path) from None
+                assert status is not None
+                return decode(status, body, method=method, path=path, hint=self.hint)
+            wait = retry_after(headers) if status == 429 else None
+            if wait is None:
+                wait = backoff(attempt, jitter=self._rng.random())
+            else:
+                wait += self._rng.random() * 0.1
+                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+            self.stats.retries += 1
+            self._on_event({"event": "retry", "method": method, "path": path, "attempt": attempt + 1,
+                            "status": status, "error": _describe(failure) if failure else None,
+                            "wait": round(wait, 3)})
+            attempt += 1
+            await anyio.sleep(wait)
+
+    async def _send_once(self, method: str, path: str, params: dict[str, Any] | None,
+                         json: Any) -> tuple[int | None, httpx.Headers, bytes, Exception | None]:
+        async with self._limiter:
+            await self._pace()
+            self.stats.requests += 1
+            if method != "GET":
+                self.stats.writes += 1
+            try:
+                resp = await self._http.request(method, path, params=params, json=json)
+                body = await resp.aread()
+            except (httpx.TransportError, httpx.DecodingError) as e:
+                return None, httpx.Headers(), b"", e
+        self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
+        return resp.status_code, resp.headers, body, None
+
+    async def _pace(self) -> None:
+        now = time.monotonic()
+        start = max(now, self._pause_until)
+        if self.rate_limit > 0:
+            start = max(start, self._next_slot)
+            self._next_slot = start + 1.0 / self.rate_limit
+        if start > now:
+            await anyio.sleep(start - now)
+
+    # -- pagination -------------------------------------------------------------
+
+    async def paginate(self, path: str, params: dict[str, Any] | None = None,
+                       per_page: int = MAX_PER_PAGE) -> tuple[list[Any], int]:
+        """Every item of a paginated list and the server's ``meta.total``.
+
+        Page 1 tells ``last_page``; the other pages are fetched concurrently."""
+        base = dict(params or {}, per_page=per_page)
+        first = parse_page(await self.get(path, dict(base, page=1)), where=f"GET {path}")
+        pages: dict[int, list[Any]] = {1: first.items}
+        if first.last_page > 1:
+            async def fetch(n: int) -> None:
+                page = parse_page(await self.get(path, dict(base, page=n)), where=f"GET {path} page {n}")
+                if page.current_page != n:
+                    raise ProtocolError(f"GET {path}: asked for page {n}, got page {page.current_page}")
+                pages[n] = page.items
+
+            async with anyio.create_task_group() as tg:
+                for n in range(2, first.last_page + 1):
+                    tg.start_soon(fetch, n)
+        items = [item for n in sorted(pages) for item in pages[n]]
+        return items, first.total
+
+
+def _describe(e: BaseException | None) -> str:
+    """A short name for a transport failure (never the request, which holds headers)."""
+    if e is None:
+        return ""
+    if isinstance(e, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(e, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "connection dropped by the server"
+    return e.__class__.__name__
+
+
+def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None) -> ApiClient:
+    """The client for a config profile (key read from its env variable)."""
+    return ApiClient(profile.base_url, profile.api_key(), concurrency=concurrency or profile.concurrency,
+                     timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=profile.rate_limit,
+                     hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event)

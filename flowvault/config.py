@@ -1,0 +1,128 @@
+"""TOML config → frozen Profile dataclasses. Pure apart from reading the file and env.
+
+    [profiles.acme]
+    base_url = "https://core.wearepatchworks.com"
+    api_key_env = "FLOWVAULT_ACME_KEY"
+    concurrency = 8      # requests in flight
+    timeout = 30         # seconds per request
+    rate_limit = 0       # requests/second this client allows itself; 0 = only obey 429s
+    max_retries = 6
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("flowvault.toml")
+PROVIDERS = ("patchworks",)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    base_url: str
+    api_key_env: str
+    concurrency: int = 8
+    timeout: float = 30.0
+    rate_limit: float = 0.0
+    max_retries: int = 6
+    provider: str = "patchworks"
+
+    def api_key(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        key = env.get(self.api_key_env, "").strip()
+        if not key:
+            raise ConfigError(
+                f"profile '{self.name}': environment variable {self.api_key_env} is not set "
+                "(it should hold the API key)")
+        return key
+
+    def __repr__(self) -> str:  # never show more than the variable's name
+        return f"Profile(name={self.name!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    profiles: dict[str, Profile]
+
+    def profile(self, name: str | None) -> Profile:
+        if name is None:
+            if len(self.profiles) == 1:
+                return next(iter(self.profiles.values()))
+            raise ConfigError(f"{self.path}: several profiles ({', '.join(sorted(self.profiles))}); "
+                              "choose one with --profile")
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles)) or "none"
+            raise ConfigError(f"{self.path}: no profile '{name}' (profiles: {known})") from None
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
+    "rate_limit": (int, float), "max_retries": int, "provider": str,
+}
+
+
+def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
+    allowed = {f.name for f in fields(Profile)} - {"name"}
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}: profile '{name}': unknown key '{key}' "
+                              f"(allowed: {', '.join(sorted(allowed))})")
+    for key in ("base_url", "api_key_env"):
+        if key not in raw:
+            raise ConfigError(f"{where}: profile '{name}': missing key '{key}'")
+    for key, value in raw.items():
+        want = _TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, want):
+            raise ConfigError(f"{where}: profile '{name}': '{key}' has the wrong type ({type(value).__name__})")
+    if not str(raw["base_url"]).startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: profile '{name}': base_url must start with http:// or https://")
+    if raw.get("provider", "patchworks") not in PROVIDERS:
+        raise ConfigError(f"{where}: profile '{name}': provider must be one of {', '.join(PROVIDERS)}")
+    for key in ("concurrency", "max_retries"):
+        if key in raw and raw[key] < (1 if key == "concurrency" else 0):
+            raise ConfigError(f"{where}: profile '{name}': '{key}' is too small")
+    if "timeout" in raw and raw["timeout"] <= 0:
+        raise ConfigError(f"{where}: profile '{name}': 'timeout' must be positive")
+    values = dict(raw)
+    values["base_url"] = str(values["base_url"]).rstrip("/")
+    return Profile(name=name, **values)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    for key in data:
+        if key != "profiles":
+            raise ConfigError(f"{path}: unknown key '{key}' (expected [profiles.NAME] tables)")
+    raw_profiles = data.get("profiles", {})
+    if not isinstance(raw_profiles, dict) or not raw_profiles:
+        raise ConfigError(f"{path}: no profiles (add a [profiles.NAME] table)")
+    profiles = {}
+    for name, raw in raw_profiles.items():
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: profiles.{name} must be a table")
+        profiles[name] = parse_profile(name, raw, str(path))
+    return Config(path=path, profiles=profiles)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    p = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (pass --config FILE)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config ({e.__class__.__name__})") from None
+    return parse_config(text, p)

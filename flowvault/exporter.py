@@ -1,0 +1,237 @@
+"""Export: list every flow → fetch each concurrently → write the archive → one git commit.
+
+A flow whose fetch failed keeps its previous files; a flow is removed from the archive
+only when a complete listing (count equal to ``meta.total``) no longer has it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import anyio
+
+from .archive import Archive, Changes, FlowRecord, build_record
+from .canonical import redact_secrets, strip_volatile
+from .client import ApiClient, client_for
+from .config import Profile
+from .errors import FlowvaultError, UsageError, unwrap
+from .history import History
+from .output import Reporter
+
+FLOWS = "/api/v1/flows"
+
+
+@dataclass
+class ExportResult:
+    profile: str
+    listed: int = 0
+    exported: int = 0
+    versions: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    changes: Changes = field(default_factory=Changes)
+    complete: bool = True
+    warnings: list[str] = field(default_factory=list)
+    secrets_redacted: int = 0
+    commit: str | None = None
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def subject(self, message: str | None = None) -> str:
+        c = self.changes
+        text = f"export {self.profile}: {len(c.added)} added, {len(c.changed)} changed, {len(c.removed)} removed"
+        if self.failed:
+            text += f", {len(self.failed)} failed"
+        return f"{message}\n\n{text}" if message else text
+
+    def commit_message(self, message: str | None = None) -> str:
+        body = [f"{kind}: {name}" for kind, names in
+                (("added", self.changes.added), ("changed", self.changes.changed), ("removed", self.changes.removed))
+                for name in names]
+        body += [f"failed (kept previous copy): {name}: {why}" for name, why in self.failed.items()]
+        return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
+
+
+def clean(data: Any, keep_secrets: bool, found: list[str]) -> Any:
+    data = strip_volatile(data)
+    return data if keep_secrets else redact_secrets(data, found)
+
+
+async def fetch_flow(api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
+    """Every request for one flow: export document, versions (all pages), each version's
+    detail and schedules. Returns the record and the number of redacted secret values."""
+    fid = int(flow["id"])
+    found: list[str] = []
+    got: dict[str, Any] = {}
+
+    async def export_doc() -> None:
+        got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
+
+    async def version_list() -> None:
+        got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(export_doc)
+        tg.start_soon(version_list)
+
+    details: dict[int, Any] = {}
+    schedules: dict[int, list[Any]] = {}
+
+    async def detail(vid: int) -> None:
+        reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
+        details[vid] = reply.get("data") if isinstance(reply, dict) else None
+
+    async def sched(vid: int) -> None:
+        schedules[vid], _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
+
+    vids = [int(v["id"]) for v in got["versions"]]
+    async with anyio.create_task_group() as tg:
+        for vid in vids:
+            tg.start_soon(detail, vid)
+            tg.start_soon(sched, vid)
+    versions = []
+    for vid in vids:
+        v = details[vid]
+        if not isinstance(v, dict):
+            raise FlowvaultError(f"flow {fid}: version {vid} detail has no 'data' object")
+        versions.append(clean({**v, "schedules": sorted(schedules[vid], key=lambda s: s.get("id", 0))},
+                              keep_secrets, found))
+    record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), versions)
+    return record, len(found)
+
+
+def select_flows(listing: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Flows matching ``--flow ID|NAME`` (every flow when none is given)."""
+    if not wanted:
+        return listing
+    chosen: dict[int, dict[str, Any]] = {}
+    for w in wanted:
+        hits = [f for f in listing if str(f["id"]) == w or f.get("name") == w]
+        if not hits:
+            raise UsageError(f"no flow with ID or name '{w}' in the company")
+        chosen.update({int(f["id"]): f for f in hits})
+    return [chosen[k] for k in sorted(chosen)]
+
+
+async def list_flows(api: ApiClient, result: ExportResult) -> list[dict[str, Any]]:
+    items, total = await api.paginate(FLOWS, {"include": "labels", "sort": "id"})
+    unique: dict[int, dict[str, Any]] = {}
+    for item in items:
+        if not isinstance(item, dict) or "id" not in item:
+            raise FlowvaultError(f"GET {FLOWS}: a listed flow has no 'id'")
+        unique[int(item["id"])] = item
+    result.listed = len(unique)
+    if len(unique) != total or len(items) != total:
+        result.complete = False
+        result.warnings.append(f"the listing returned {len(unique)} distinct flows but meta.total says {total}; "
+                               "no flow is recorded as removed in this run")
+    return [unique[k] for k in sorted(unique)]
+
+
+async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
+                       flows: tuple[str, ...] = (), keep_secrets: bool = False,
+                       reporter: Reporter | None = None, workers: int = 16) -> ExportResult:
+    """List, fetch and write files (no commit). Writes go straight to the work tree; the
+    caller holds ``History.run()`` so that an interrupted run is rolled back."""
+    rep = reporter or Reporter(progress=False)
+    result = ExportResult(profile=profile)
+    started = time.monotonic()
+    old = archive.read_manifest()["flows"]
+    listing = await list_flows(api, result)
+    chosen = select_flows(listing, flows)
+    new_entries: dict[str, dict[str, Any]] = {}
+    rep.start(len(chosen), f"export {profile}")
+    queue: Iterator[dict[str, Any]] = iter(chosen)
+
+    async def worker() -> None:
+        for flow in queue:
+            fid = str(flow["id"])
+            label = f"{flow.get('name')} (#{fid})"
+            try:
+                record, secrets = await fetch_flow(api, flow, keep_secrets)
+            except Exception as exc:  # noqa: BLE001 - one flow's failure must not stop the others
+                err = unwrap(exc)
+                if not isinstance(err, FlowvaultError):
+                    raise
+                result.failed[label] = str(err)
+                rep.event("flow_failed", flow_id=fid, name=flow.get("name"), message=f"{label}: {err}")
+                if fid in old:
+                    new_entries[fid] = old[fid]
+                rep.advance()
+                continue
+            archive.write_flow(record, old.get(fid), result.changes)
+            new_entries[fid] = record.manifest_entry()
+            result.exported += 1
+            result.versions += record.versions
+            result.secrets_redacted += secrets
+            rep.event("flow_exported", flow_id=fid, name=record.name, versions=record.versions)
+            rep.advance()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(max(1, min(workers, len(chosen)))):
+                tg.start_soon(worker)
+    except BaseExceptionGroup as eg:
+        raise unwrap(eg) from None
+    finally:
+        rep.stop()
+
+    for names in (result.changes.added, result.changes.changed):
+        names.sort()
+    listed_ids = {str(f["id"]) for f in listing}
+    for fid, entry in old.items():
+        if fid in new_entries:
+            continue
+        if flows or not result.complete or fid in listed_ids:
+            new_entries[fid] = entry  # not part of this run, or not provably gone: keep
+        else:
+            archive.remove_flow(fid, entry, result.changes)
+    secrets = "kept" if keep_secrets else "redacted"
+    archive.write_manifest({"profile": profile, "base_url": base_url, "provider": "patchworks"},
+                           new_entries, secrets)
+    result.requests, result.retries = api.stats.requests, api.stats.retries
+    result.seconds = time.monotonic() - started
+    for w in result.warnings:
+        rep.event("warning", message=w)
+    return result
+
+
+def commit_export(history: History, result: ExportResult, message: str | None = None) -> None:
+    result.commit = history.commit_all(result.commit_message(message))
+
+
+def run_export(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
+               concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
+               push: bool = False, reporter: Reporter | None = None) -> ExportResult:
+    """The whole export action: lock the archive, fetch and write, commit, push."""
+    rep = reporter or Reporter(progress=False)
+    history = History.open(archive_dir, create=True)
+    archive = Archive(history.root)
+
+    async def go() -> ExportResult:
+        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+            return await export_flows(api, archive, profile=profile.name, base_url=profile.base_url,
+                                      flows=flows, keep_secrets=keep_secrets, reporter=rep,
+                                      workers=2 * (concurrency or profile.concurrency))
+
+    with history.run():
+        result = anyio.run(go)
+        commit_export(history, result, message)
+    report_export(rep, result)
+    if push and history.head() is not None:
+        history.push()
+        rep.event("pushed", commit=history.head())
+    return result
+
+
+def report_export(rep: Reporter, r: ExportResult) -> None:
+    c = r.changes
+    rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
+        "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
+        "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
+        "secrets_redacted": r.secrets_redacted, "requests": r.requests, "retries": r.retries,
+        "wall_time": f"{r.seconds:.2f}s", "commit": r.commit or "none (nothing changed)",
+    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})

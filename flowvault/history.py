@@ -1,0 +1,185 @@
+"""Git for the archive; the only module that imports git (gitpython).
+
+Commits, recovery of an interrupted run, push, log and reading files at any revision
+without checking anything out. git exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import git
+from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+
+from .errors import ArchiveError, PushError
+
+MARKER = "flowvault-run-in-progress"
+LOCK = "flowvault.lock"
+_FALLBACK_ID = {"GIT_AUTHOR_NAME": "flowvault", "GIT_AUTHOR_EMAIL": "flowvault@localhost",
+                "GIT_COMMITTER_NAME": "flowvault", "GIT_COMMITTER_EMAIL": "flowvault@localhost"}
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    date: str
+    summary: str
+    message: str
+
+
+class History:
+    """The git repository holding an archive."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self.repo = repo
+        self.root = Path(repo.working_tree_dir or ".")
+
+    @classmethod
+    def open(cls, root: Path | str, *, create: bool = False) -> History:
+        path = Path(root)
+        try:
+            return cls(git.Repo(path))
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            if not create:
+                raise ArchiveError(f"{path}: not an archive (no git repository there)") from None
+        if path.exists() and any(p.name != ".git" for p in path.iterdir()):
+            raise ArchiveError(f"{path}: exists, is not empty and is not a git repository; "
+                               "use an empty or new directory for the archive")
+        path.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.init(path)
+        with repo.config_writer() as cw:
+            cw.set_value("core", "quotepath", "false")
+        return cls(repo)
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.repo.git_dir)
+
+    def head(self) -> str | None:
+        try:
+            return self.repo.head.commit.hexsha
+        except ValueError:
+            return None
+
+    # -- one run at a time, and recovery of an interrupted one -------------------
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[None]:
+        """Hold the archive's lock; if a previous run died mid-way, put the work tree back to
+        HEAD first. The marker stays until the commit is made, so a kill at any point is undone."""
+        with open(self.git_dir / LOCK, "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ArchiveError(f"{self.root}: another flowvault run is using this archive") from None
+            if (self.git_dir / MARKER).exists():
+                self.rollback()
+            (self.git_dir / MARKER).write_text(str(os.getpid()))
+            try:
+                yield
+            finally:
+                (self.git_dir / MARKER).unlink(missing_ok=True)
+
+    def interrupted(self) -> bool:
+        return (self.git_dir / MARKER).exists()
+
+    def rollback(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> None:
+        """Discard uncommitted changes to the archive's own files."""
+        try:
+            if self.head() is not None:
+                self.repo.git.reset("--hard", "-q", "HEAD")
+            else:
+                for p in paths:
+                    self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", p)
+            self.repo.git.clean("-fdq", "--", *paths)
+        except GitCommandError as e:
+            raise ArchiveError(f"{self.root}: could not undo an interrupted run ({_git_msg(e)})") from None
+
+    # -- commit and push -------------------------------------------------------
+
+    def dirty_paths(self) -> list[str]:
+        out = self.repo.git.status("--porcelain", "--untracked-files=all", "-z")
+        return [entry[3:] for entry in out.split("\0") if entry]
+
+    def commit_all(self, message: str) -> str | None:
+        """Stage everything and commit; None when nothing changed."""
+        try:
+            self.repo.git.add("-A")
+            if self.head() is not None and not self.repo.git.diff("--cached", "--name-only"):
+                return None
+            if self.head() is None and not self.repo.git.diff("--cached", "--name-only", "--root") \
+                    and not self.repo.git.ls_files():
+                return None
+            with self.repo.git.custom_environment(**self._identity()):
+                self.repo.git.commit("-q", "--no-verify", "--no-gpg-sign", "-m", message)
+        except GitCommandError as e:
+            raise ArchiveError(f"{self.root}: git commit failed ({_git_msg(e)})") from None
+        return self.head()
+
+    def _identity(self) -> dict[str, str]:
+        reader = self.repo.config_reader()
+        if reader.has_option("user", "name") and reader.has_option("user", "email"):
+            return {}
+        return {k: v for k, v in _FALLBACK_ID.items() if k not in os.environ}
+
+    def push(self, remote: str = "origin") -> None:
+        try:
+            if remote not in [r.name for r in self.repo.remotes]:
+                raise PushError(f"{self.root}: no git remote '{remote}' to push to "
+                                f"(add one with: git -C {self.root} remote add {remote} URL)")
+            branch = self.repo.active_branch.name
+            self.repo.git.push(remote, f"HEAD:refs/heads/{branch}")
+        except GitCommandError as e:
+            raise PushError(f"{self.root}: push to '{remote}' failed ({_git_msg(e)}); "
+                            "the local commit is kept") from None
+
+    # -- reading history ---------------------------------------------------------
+
+    def resolve(self, rev: str | None) -> str:
+        """A commit SHA for a revision or a date ('2026-11-20', 'yesterday'); HEAD if None."""
+        try:
+            if rev is None:
+                sha = self.head()
+                if sha is None:
+                    raise ArchiveError(f"{self.root}: the archive has no commit yet")
+                return sha
+            try:
+                return self.repo.commit(rev).hexsha
+            except (git.BadName, ValueError):
+                sha = self.repo.git.rev_list("-1", f"--before={rev}", "HEAD")
+                if not sha:
+                    raise ArchiveError(f"{self.root}: no commit at or before '{rev}'") from None
+                return str(sha)
+        except GitCommandError as e:
+            raise ArchiveError(f"{self.root}: cannot resolve revision '{rev}' ({_git_msg(e)})") from None
+
+    def read(self, sha: str, path: str) -> bytes | None:
+        try:
+            blob = self.repo.commit(sha).tree / path
+        except KeyError:
+            return None
+        return bytes(blob.data_stream.read())
+
+    def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
+        if self.head() is None:
+            return []
+        kwargs = {"max_count": max_count} if max_count else {}
+        try:
+            commits = self.repo.iter_commits("HEAD", paths=paths or [], **kwargs)
+            return [Commit(c.hexsha, c.committed_datetime.isoformat(), str(c.summary), str(c.message))
+                    for c in commits]
+        except GitCommandError as e:
+            raise ArchiveError(f"{self.root}: git log failed ({_git_msg(e)})") from None
+
+    def show_stat(self, sha: str) -> str:
+        return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+
+
+def _git_msg(e: GitCommandError) -> str:
+    text = (e.stderr or str(e)).strip().splitlines()
+    return text[-1].strip() if text else "git error"

@@ -1,0 +1,382 @@
+"""The simulated Patchworks Core API as an ASGI app (Starlette), with fault knobs.
+
+Implements the documented flow, version, schedule, export and import endpoints for
+several companies, each behind its own API key, plus the realism knobs: per-key
+token-bucket rate limit (429 + Retry-After), latency, 5xx replies, dropped connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .state import Company, SimError, State
+
+Handler = Callable[[Request, Company], Awaitable[Any]]
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+READ_ONLY_POSTS = {"/api/v1/flows/export"}
+
+
+@dataclass
+class Faults:
+    """Realism knobs; change them at any time, the server reads them per request."""
+
+    rate_limit: float = 0.0  # requests per second per key; 0 = unlimited
+    burst: float = 0.0  # bucket size; 0 = one second's worth
+    latency: float = 0.0  # seconds added to every reply
+    error_rate: float = 0.0  # fraction of requests answered 500/502/503
+    drop_rate: float = 0.0  # fraction of connections closed with no reply
+    seed: int = 0
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, max(burst, 1.0)
+        self.tokens, self.stamp = self.burst, time.monotonic()
+
+    def take(self) -> float:
+        """0 when a token was taken, else seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SimError(422, f"The {name} field must be an integer.", {name: [f"The {name} field must be an integer."]}) from None
+    if value < lo:
+        raise SimError(422, f"The {name} field must be at least {lo}.", {name: [f"The {name} field must be at least {lo}."]})
+    if hi is not None and value > hi:
+        msg = f"The {name.replace('_', ' ')} field must not be greater than {hi}."
+        raise SimError(422, msg, {name: [msg]})
+    return value
+
+
+def paginate(request: Request, items: list[Any]) -> dict[str, Any]:
+    """Laravel-style page: ``data``, ``meta`` and ``links``."""
+    page = _int_param(request, "page", 1, 1, None)
+    per_page = _int_param(request, "per_page", 15, 1, 100)
+    total = len(items)
+    last_page = max(1, math.ceil(total / per_page))
+    start = (page - 1) * per_page
+    chunk = items[start:start + per_page]
+    path = str(request.url.replace(query=""))
+    params = {k: v for k, v in request.query_params.items() if k != "page"}
+
+    def link(p: int) -> str:
+        return f"{path}?{urlencode({**params, 'page': p})}"
+
+    return {
+        "data": chunk,
+        "meta": {
+            "current_page": page,
+            "from": start + 1 if chunk else None,
+            "last_page": last_page,
+            "path": path,
+            "per_page": per_page,
+            "to": start + len(chunk) if chunk else None,
+            "total": total,
+        },
+        "links": {
+            "first": link(1),
+            "last": link(last_page),
+            "prev": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < last_page else None,
+        },
+    }
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise SimError(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise SimError(422, "The request body must be a JSON object.")
+    return body
+
+
+def _truthy(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
+
+
+class Simulator:
+    """The fake API: state, knobs, request counters and the ASGI app."""
+
+    def __init__(self, state: State, faults: Faults | None = None) -> None:
+        self.state = state
+        self.faults = faults or Faults()
+        self.buckets: dict[str, TokenBucket] = {}
+        self.counts: Counter[tuple[int, str]] = Counter()  # (company id, "GET"/"WRITE"/...)
+        self.failing_flows: set[int] = set()  # export of these flows always answers 500
+        self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
+        self.rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self.app = Starlette(routes=self._routes())
+
+    # -- Python API for tests, the demo and bench -----------------------------
+
+    def company(self, index_or_name: int | str) -> Company:
+        return self.state.company(index_or_name)
+
+    def writes(self, company: int | str) -> int:
+        return self.counts[(self.company(company).id, "WRITE")]
+
+    def requests(self, company: int | str) -> int:
+        cid = self.company(company).id
+        return sum(n for (c, _), n in self.counts.items() if c == cid and _ != "WRITE")
+
+    # -- ASGI ------------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope["_flowvault_send"] = send  # the server's own send, to drop connections
+        await self.app(scope, receive, send)
+
+    def _routes(self) -> list[Route]:
+        r = self._wrap
+        return [
+            Route("/api/v1/flows", r(self.list_flows), methods=["GET"]),
+            Route("/api/v1/flows", r(self.create_flow), methods=["POST"]),
+            Route("/api/v1/flows/export", r(self.export_flow), methods=["POST"]),
+            Route("/api/v1/flows/import", r(self.import_flow), methods=["POST"]),
+            Route("/api/v1/flows/{flow}", r(self.get_flow), methods=["GET"]),
+            Route("/api/v1/flows/{flow}", r(self.update_flow), methods=["PUT"]),
+            Route("/api/v1/flows/{flow}", r(self.delete_flow), methods=["DELETE"]),
+            Route("/api/v1/flows/{flow}/versions", r(self.list_versions), methods=["GET"]),
+            Route("/api/v1/flows/{flow}/versions", r(self.create_version), methods=["POST"]),
+            Route("/api/v1/flows/{flow}/versions/{version}", r(self.get_version), methods=["GET"]),
+            Route("/api/v1/flows/{flow}/versions/{version}", r(self.update_version), methods=["PUT"]),
+            Route("/api/v1/flows/{flow}/versions/{version}", r(self.delete_version), methods=["DELETE"]),
+            Route("/api/v1/flows/{flow}/versions/{version}/copy", r(self.copy_version), methods=["POST"]),
+            Route("/api/v1/flow-versions/{fv}/schedules", r(self.list_schedules), methods=["GET"]),
+            Route("/api/v1/flow-versions/{fv}/schedules", r(self.create_schedule), methods=["POST"]),
+            Route("/api/v1/flow-versions/{fv}/schedules/{schedule}", r(self.update_schedule), methods=["PUT"]),
+            Route("/api/v1/flow-versions/{fv}/schedules/{schedule}", r(self.delete_schedule), methods=["DELETE"]),
+            Route("/api/v1/flow-versions/{fv}/graph/steps/{step}", r(self.patch_step), methods=["PATCH"]),
+            Route("/api/v1/{rtype:str}", r(self.list_resources), methods=["GET"]),
+        ]
+
+    def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            f = self.faults
+            if f.latency:
+                await asyncio.sleep(f.latency)
+            roll = self.rng.random()
+            if roll < f.drop_rate and _drop_connection(request):
+                return Response(status_code=499)  # never sent: the socket is gone
+            if roll < f.drop_rate + f.error_rate:
+                status = self.rng.choice([500, 502, 503])
+                return json_response({"message": "Server Error"}, status)
+            key = _api_key(request)
+            if f.rate_limit > 0:
+                with self._lock:
+                    bucket = self.buckets.setdefault(key, TokenBucket(f.rate_limit, f.burst or f.rate_limit))
+                    wait = bucket.take()
+                if wait:
+                    return json_response({"message": "Too Many Attempts."}, 429, {
+                        "Retry-After": str(max(1, math.ceil(wait))),
+                        "X-RateLimit-Limit": str(int(f.rate_limit)), "X-RateLimit-Remaining": "0"})
+            company = self.state.company_for_key(key)
+            if company is None:
+                return json_response({"message": "Unauthenticated."}, 401)
+            write = request.method in WRITE_METHODS and request.url.path not in READ_ONLY_POSTS
+            if write and company.readonly:
+                return json_response({"message": "This action is unauthorized."}, 403)
+            try:
+                with self.state.lock:
+                    self.counts[(company.id, request.method)] += 1
+                    if write:
+                        self.counts[(company.id, "WRITE")] += 1
+                request.state.body = await _json_body(request) if request.method in WRITE_METHODS else {}
+                with self.state.lock:
+                    result = await handler(request, company)
+            except SimError as e:
+                payload: dict[str, Any] = {"message": e.message}
+                if e.errors is not None:
+                    payload["errors"] = e.errors
+                return json_response(payload, e.status)
+            if isinstance(result, Response):
+                return result
+            return json_response(result)
+
+        return endpoint
+
+    # -- handlers (run under the state lock; they never await I/O) -------------
+
+    async def list_flows(self, request: Request, c: Company) -> Any:
+        q = request.query_params
+        include = set(filter(None, q.get("include", "").split(",")))
+        flows = list(c.flows.values())
+        if "filter[name]" in q:
+            needle = q["filter[name]"].lower()
+            flows = [f for f in flows if needle in f["name"].lower()]
+        if "filter[enabled]" in q:
+            want = _truthy(q["filter[enabled]"])
+            flows = [f for f in flows if (f["enabled_at"] is not None) == want]
+        if "filter[deployed]" in q:
+            want = _truthy(q["filter[deployed]"])
+            flows = [f for f in flows if any(
+                c.versions[v]["status"] == "Deployed" for v in self.state.flow_version_ids(c, f["id"])) == want]
+        if "filter[id]" in q:
+            ids = {x for x in q["filter[id]"].split(",") if x}
+            flows = [f for f in flows if str(f["id"]) in ids]
+        sort = q.get("sort", "id")
+        field = sort.lstrip("-")
+        if field not in ("name", "enabled_at", "created_at", "id"):
+            raise SimError(400, f"Requested sort(s) `{field}` is not allowed.")
+        flows.sort(key=lambda f: (f[field] is None, f[field] or "", f["id"]) if field != "id" else (False, f["id"], 0),
+                   reverse=sort.startswith("-"))
+        page = paginate(request, flows)
+        page["meta"]["total"] += self.total_skew
+        page["data"] = [self.state.render_flow(c, f, include) for f in page["data"]]
+        return page
+
+    async def create_flow(self, request: Request, c: Company) -> Any:
+        f = self.state.create_flow(c, request.state.body)
+        return {"data": self.state.render_flow(c, f, {"labels"})}
+
+    async def get_flow(self, request: Request, c: Company) -> Any:
+        include = set(filter(None, request.query_params.get("include", "").split(",")))
+        return {"data": self.state.render_flow(c, self.state.flow(c, request.path_params["flow"]), include)}
+
+    async def update_flow(self, request: Request, c: Company) -> Any:
+        f = self.state.update_flow(c, request.path_params["flow"], request.state.body)
+        return {"data": self.state.render_flow(c, f, {"labels"})}
+
+    async def delete_flow(self, request: Request, c: Company) -> Any:
+        self.state.delete_flow(c, request.path_params["flow"])
+        return {"message": "Flow deleted."}
+
+    async def export_flow(self, request: Request, c: Company) -> Any:
+        flow_id = request.state.body.get("flow_id")
+        if not isinstance(flow_id, int) or isinstance(flow_id, bool):
+            raise SimError(422, "The flow id field is required.", {"flow_id": ["The flow id field is required."]})
+        if flow_id in self.failing_flows:
+            raise SimError(500, "Server Error")
+        return self.state.export_flow(c, flow_id)
+
+    async def import_flow(self, request: Request, c: Company) -> Any:
+        body = request.state.body
+        errors: dict[str, list[str]] = {}
+        docs: dict[str, Any] = {}
+        for name in ("flow", "metadata"):
+            raw = body.get(name)
+            if not isinstance(raw, str):
+                errors[name] = [f"The {name} field is required and must be a string."]
+                continue
+            try:
+                docs[name] = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                errors[name] = [f"The {name} field must be a valid JSON string."]
+        if not errors and not isinstance(docs["flow"], dict):
+            errors["flow"] = ["The flow field must be a JSON object."]
+        if errors:
+            raise SimError(422, "The given data was invalid.", errors)
+        return {"data": self.state.import_flow(c, docs["flow"])}
+
+    async def list_versions(self, request: Request, c: Company) -> Any:
+        f = self.state.flow(c, request.path_params["flow"])
+        versions = [c.versions[v] for v in self.state.flow_version_ids(c, f["id"])]
+        if request.query_params.get("sort") == "-created_at":
+            versions.reverse()
+        page = paginate(request, versions)
+        page["data"] = [self.state.render_version(c, v, steps=False) for v in page["data"]]
+        return page
+
+    async def create_version(self, request: Request, c: Company) -> Any:
+        v = self.state.create_version(c, request.path_params["flow"])
+        return {"data": self.state.render_version(c, v)}
+
+    async def get_version(self, request: Request, c: Company) -> Any:
+        v = self.state.version(c, request.path_params["flow"], request.path_params["version"])
+        return {"data": self.state.render_version(c, v)}
+
+    async def update_version(self, request: Request, c: Company) -> Any:
+        p = request.path_params
+        v = self.state.update_version(c, p["flow"], p["version"], request.state.body)
+        return {"data": self.state.render_version(c, v)}
+
+    async def delete_version(self, request: Request, c: Company) -> Any:
+        self.state.delete_version(c, request.path_params["flow"], request.path_params["version"])
+        return {"message": "Flow version deleted."}
+
+    async def copy_version(self, request: Request, c: Company) -> Any:
+        v = self.state.copy_version(c, request.path_params["flow"], request.path_params["version"])
+        return {"data": self.state.render_version(c, v)}
+
+    async def list_schedules(self, request: Request, c: Company) -> Any:
+        return paginate(request, [dict(s) for s in self.state.version_schedules(c, request.path_params["fv"])])
+
+    async def create_schedule(self, request: Request, c: Company) -> Any:
+        return {"data": dict(self.state.create_schedule(c, request.path_params["fv"], request.state.body))}
+
+    async def update_schedule(self, request: Request, c: Company) -> Any:
+        s = self.state.schedule(c, request.path_params["fv"], request.path_params["schedule"])
+        body = request.state.body
+        if "cron_string" in body:
+            s["cron_string"] = body["cron_string"]
+        if "deployed_at" in body:
+            s["deployed_at"] = body["deployed_at"]
+        return {"data": dict(s)}
+
+    async def delete_schedule(self, request: Request, c: Company) -> Any:
+        s = self.state.schedule(c, request.path_params["fv"], request.path_params["schedule"])
+        del c.schedules[s["id"]]
+        return {"message": "Schedule deleted."}
+
+    async def patch_step(self, request: Request, c: Company) -> Any:
+        p = request.path_params
+        return {"data": self.state.patch_step(c, p["fv"], p["step"], request.state.body)}
+
+    async def list_resources(self, request: Request, c: Company) -> Any:
+        rtype = {"connectors": "connector", "scripts": "script", "caches": "cache",
+                 "data-pools": "data_pool", "virtual-environments": "virtual_environment"}.get(
+                     request.path_params["rtype"])
+        if rtype is None:
+            raise SimError(404, "Not found.")
+        return paginate(request, sorted(c.resources[rtype].values(), key=lambda r: r["id"]))
+
+
+def _api_key(request: Request) -> str:
+    raw = request.headers.get("authorization", "").strip()
+    return raw[7:].strip() if raw.lower().startswith("bearer ") else raw
+
+
+def _drop_connection(request: Request) -> bool:
+    """Close the TCP connection without a reply (uvicorn's transport), if reachable."""
+    send = request.scope.get("_flowvault_send")
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    transport.close()
+    return True

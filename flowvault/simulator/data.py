@@ -1,0 +1,157 @@
+"""Seeded generator of realistic companies: same seed, same data.
+
+Flow names include spaces, unicode, slashes, duplicates and a few hostile ones;
+versions are Draft/Deployed/Inactive; steps reference connector instances, scripts,
+caches, data pools, virtual environments and other flows (cycles included);
+variables include secret ones; deployed versions carry cron schedules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+
+from .state import RESOURCE_TYPES, Company, State
+
+VERBS = ["Sync", "Import", "Export", "Push", "Pull", "Reconcile", "Route", "Enrich"]
+OBJECTS = ["orders", "stock levels", "customers", "refunds", "prices", "shipments", "products", "invoices"]
+SYSTEMS = ["Shopify", "NetSuite", "Magento 2", "Brightpearl", "Peoplevox", "Shopify → NetSuite",
+           "Größenlager", "倉庫 API", "BigCommerce / B2B", "Sage 200"]
+HOSTILE_NAMES = ["../../etc/passwd", "CON", "📦 Parcel sync 🚚", "x" * 300, "orders/returns\\2024", "  "]
+RESOURCE_NAMES = {
+    "connector": ["Shopify (live)", "NetSuite production", "Magento 2 store", "Brightpearl EU",
+                  "Peoplevox WMS", "SFTP drop", "Sage 200", "BigCommerce B2B"],
+    "script": ["map order lines", "split by warehouse", "price rounding", "dedupe customers",
+               "xml → json", "vat calculator"],
+    "cache": ["sku lookup", "customer ids", "last run cursor", "currency rates"],
+    "data_pool": ["orders pool", "refunds pool", "stock deltas"],
+    "virtual_environment": ["production", "staging"],
+}
+CRONS = ["*/15 * * * *", "0 * * * *", "0 2 * * *", "30 6 * * 1-5", "0 0 1 * *", "*/5 8-18 * * *"]
+BASE_TIME = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def _ts(offset_minutes: int) -> str:
+    return (BASE_TIME + dt.timedelta(minutes=offset_minutes)).isoformat().replace("+00:00", "Z")
+
+
+def api_key(seed: int, index: int) -> str:
+    digest = hashlib.sha256(f"flowvault-sim:{seed}:{index}".encode()).hexdigest()
+    return f"pwk_{digest[:32]}"
+
+
+def flow_name(rng: random.Random, existing: list[str]) -> str:
+    roll = rng.random()
+    if existing and roll < 0.06:
+        return rng.choice(existing)  # duplicate names happen in real accounts
+    if roll < 0.09:
+        return rng.choice(HOSTILE_NAMES[:5])
+    return f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} – {rng.choice(SYSTEMS)}"
+
+
+def add_company(state: State, index: int, *, seed: int, flows: int, versions: int) -> Company:
+    rng = random.Random(seed * 1000 + index)
+    c = Company(id=index + 1, name=f"company-{chr(ord('a') + index)}", api_key=api_key(seed, index))
+    state.companies.append(c)
+    for rtype in RESOURCE_TYPES:
+        for name in RESOURCE_NAMES[rtype]:
+            rid = state.next_id()
+            c.resources[rtype][rid] = {"id": rid, "name": name}
+    for name in ("finance", "ops", "urgent", "b2b", "legacy"):
+        lid = state.next_id()
+        c.labels[lid] = {"id": lid, "name": name, "colour": rng.choice(["red", "blue", "green"])}
+    names: list[str] = []
+    for n in range(flows):
+        add_flow(state, c, rng, name=flow_name(rng, names), versions=versions, minute=n)
+        names.append(c.flows[max(c.flows)]["name"])
+    # flow -> flow references, added once every flow exists so that cycles can occur
+    flow_ids = sorted(c.flows)
+    if len(flow_ids) > 1:
+        for fid in flow_ids:
+            if rng.random() < 0.15:
+                target = rng.choice([x for x in flow_ids if x != fid])
+                for vid in state.flow_version_ids(c, fid):
+                    state_v = c.versions[vid]
+                    state_v["steps"].append({
+                        "id": state.next_id(), "name": "Run sub-flow", "type": "flow",
+                        "position": len(state_v["steps"]), "config": {"wait": True},
+                        "target_flow_id": target,
+                    })
+    return c
+
+
+def _step(state: State, c: Company, rng: random.Random, pos: int) -> dict[str, object]:
+    kind = rng.choice(["connector", "connector", "script", "map", "filter", "cache", "data_pool"])
+    step: dict[str, object] = {"id": state.next_id(), "position": pos, "type": kind}
+    if kind in ("connector", "script", "cache", "data_pool"):
+        field = {"connector": "connector_id", "script": "script_version_id",
+                 "cache": "cache_id", "data_pool": "data_pool_id"}[kind]
+        rid = rng.choice(sorted(c.resources[kind]))
+        step[field] = rid
+        step["name"] = f"{kind.replace('_', ' ').title()}: {c.resources[kind][rid]['name']}"
+        if kind == "connector":
+            step["config"] = {"endpoint": rng.choice(["GET /orders", "POST /stock", "PUT /prices"]),
+                              "page_size": rng.choice([50, 100, 250])}
+            if rng.random() < 0.3:
+                step["virtual_environment_id"] = rng.choice(sorted(c.resources["virtual_environment"]))
+        else:
+            step["config"] = {"mode": rng.choice(["append", "replace", "lookup"])}
+    else:
+        step["name"] = rng.choice(["Map fields", "Filter cancelled", "Split lines", "Route by country"])
+        step["config"] = {"rules": [rng.choice(["status != 'cancelled'", "qty > 0", "country in ['GB','IE']"])]}
+    step["variables"] = [{"key": "retry_count", "value": str(rng.randint(0, 5)), "secret": False}]
+    return step
+
+
+def _variables(rng: random.Random) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = [
+        {"key": "PAGE_SIZE", "value": str(rng.choice([50, 100])), "secret": False},
+        {"key": "REGION", "value": rng.choice(["eu-west", "us-east"]), "secret": False},
+    ]
+    if rng.random() < 0.7:
+        out.append({"key": "API_TOKEN", "value": f"sk_live_{rng.getrandbits(64):016x}", "secret": True})
+    if rng.random() < 0.3:
+        out.append({"key": "SFTP_PASSWORD", "value": f"pw-{rng.getrandbits(40):010x}", "secret": True})
+    return out
+
+
+def add_flow(state: State, c: Company, rng: random.Random, *, name: str, versions: int, minute: int = 0) -> int:
+    f = state.create_flow(c, {"flow": {"name": name, "description": f"{name} (generated)"}})
+    f["created_at"] = f["updated_at"] = _ts(minute)
+    f["priority"] = rng.randint(1, 5)
+    f["_labels"] = rng.sample(sorted(c.labels), rng.randint(0, 2))
+    deployed_iteration = versions - 1 if versions > 1 else (1 if rng.random() < 0.5 else 0)
+    enabled = deployed_iteration > 0 and rng.random() < 0.6
+    f["enabled_at"] = _ts(minute + 5) if enabled else None
+    f["last_run_at"] = _ts(minute + 60) if enabled else None
+    steps = [_step(state, c, rng, pos) for pos in range(rng.randint(2, 6))]
+    variables = _variables(rng)
+    for it in range(1, versions + 1):
+        if it == deployed_iteration:
+            status, deployed_at = "Deployed", _ts(minute + it)
+        elif it < deployed_iteration:
+            status, deployed_at = "Inactive", _ts(minute + it)
+        else:
+            status, deployed_at = "Draft", None
+        v = state.new_version(c, f["id"], iteration=it, status=status, steps=steps, variables=variables,
+                              deployed_at=deployed_at, created_at=_ts(minute + it))
+        if status == "Deployed":
+            v["latest_run"] = {"status": "success", "started_at": _ts(minute + 90)}
+            v["runs_count"] = rng.randint(1, 5000)
+            for cron in rng.sample(CRONS, rng.randint(0, 2)):
+                state.create_schedule(c, v["id"], {"cron_string": cron})
+        # the next version differs a little, like an edit would
+        steps = [dict(s, config=dict(s.get("config") or {}, rev=it)) for s in steps]
+    return int(f["id"])
+
+
+def generate(*, seed: int = 7, companies: int = 2, flows: int = 50, versions: int = 3,
+             empty_companies: int = 0) -> State:
+    """Build a state with ``companies`` populated companies, plus empty ones (import targets)."""
+    state = State()
+    for i in range(companies):
+        add_company(state, i, seed=seed, flows=flows, versions=versions)
+    for j in range(empty_companies):
+        add_company(state, companies + j, seed=seed, flows=0, versions=versions)
+    return state

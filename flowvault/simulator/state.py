@@ -1,0 +1,398 @@
+"""In-memory state of the simulated Patchworks companies, and the operations on it.
+
+Pure data and rules (no HTTP): the ASGI app in ``app.py`` translates requests into
+calls here. IDs come from one counter shared by every company, so the same object
+never has the same ID in two companies — which is what makes ID remapping testable.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+#: step field -> resource type it references (the ``target_flow_id`` is another flow).
+REF_FIELDS: dict[str, str] = {
+    "connector_id": "connector",
+    "script_version_id": "script",
+    "cache_id": "cache",
+    "data_pool_id": "data_pool",
+    "virtual_environment_id": "virtual_environment",
+    "target_flow_id": "flow",
+}
+RESOURCE_TYPES = ("connector", "script", "cache", "data_pool", "virtual_environment")
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class SimError(Exception):
+    """An API error the app turns into a JSON reply."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+def not_found() -> SimError:
+    return SimError(404, "Not found.")
+
+
+@dataclass
+class Company:
+    id: int
+    name: str
+    api_key: str
+    readonly: bool = False
+    flows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    schedules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    labels: dict[int, dict[str, Any]] = field(default_factory=dict)
+    resources: dict[str, dict[int, dict[str, Any]]] = field(
+        default_factory=lambda: {t: {} for t in RESOURCE_TYPES}
+    )
+
+
+class State:
+    """Every company, with a lock: the server thread and test code both touch it."""
+
+    def __init__(self) -> None:
+        self.companies: list[Company] = []
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1001)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def company_for_key(self, key: str) -> Company | None:
+        for c in self.companies:
+            if c.api_key == key:
+                return c
+        return None
+
+    def company(self, index_or_name: int | str) -> Company:
+        if isinstance(index_or_name, int):
+            return self.companies[index_or_name]
+        return next(c for c in self.companies if c.name == index_or_name)
+
+    # -- flows ---------------------------------------------------------------
+
+    def flow(self, c: Company, flow_id: Any) -> dict[str, Any]:
+        try:
+            return c.flows[int(flow_id)]
+        except (KeyError, ValueError, TypeError):
+            raise not_found() from None
+
+    def render_flow(self, c: Company, f: dict[str, Any], include: set[str]) -> dict[str, Any]:
+        out = {k: copy.deepcopy(v) for k, v in f.items() if not k.startswith("_")}
+        out["is_enabled"] = f["enabled_at"] is not None
+        vids = self.flow_version_ids(c, f["id"])
+        out["versions_count"] = len(vids)
+        if "labels" in include:
+            out["labels"] = [copy.deepcopy(c.labels[i]) for i in f["_labels"]]
+        if "versions" in include:
+            out["versions"] = [self.render_version(c, c.versions[v], steps=False) for v in vids]
+        return out
+
+    def flow_version_ids(self, c: Company, flow_id: int) -> list[int]:
+        return sorted(v["id"] for v in c.versions.values() if v["flow_id"] == flow_id)
+
+    def create_flow(self, c: Company, body: dict[str, Any]) -> dict[str, Any]:
+        flow = body.get("flow") if isinstance(body.get("flow"), dict) else {}
+        name = flow.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise SimError(422, "The flow.name field is required.", {"flow.name": ["The flow.name field is required."]})
+        ts = now_iso()
+        fid = self.next_id()
+        c.flows[fid] = {
+            "id": fid,
+            "name": name,
+            "description": flow.get("description") or "",
+            "enabled_at": None,
+            "priority": 3,
+            "prod_flag": bool(flow.get("prod_flag", False)),
+            "layout_direction": "horizontal",
+            "use_queued_time": False,
+            "remove_failed_payloads": False,
+            "created_at": ts,
+            "updated_at": ts,
+            "last_run_at": None,
+            "_labels": [],
+        }
+        return c.flows[fid]
+
+    def update_flow(self, c: Company, flow_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+        f = self.flow(c, flow_id)
+        flow = body.get("flow") if isinstance(body.get("flow"), dict) else {}
+        for key in ("name", "description", "enabled_at", "priority", "prod_flag",
+                    "use_queued_time", "remove_failed_payloads"):
+            if key in flow:
+                f[key] = flow[key]
+        if "labels" in body:
+            f["_labels"] = [self._label_id(c, lab) for lab in body["labels"] or []]
+        f["updated_at"] = now_iso()
+        return f
+
+    def _label_id(self, c: Company, label: Any) -> int:
+        if isinstance(label, dict) and "id" in label:
+            if int(label["id"]) not in c.labels:
+                raise SimError(422, "The selected labels.id is invalid.", {"labels.id": ["The selected labels.id is invalid."]})
+            return int(label["id"])
+        name = label.get("name") if isinstance(label, dict) else None
+        if not isinstance(name, str):
+            raise SimError(422, "Each label needs an id or a name.", {"labels": ["Each label needs an id or a name."]})
+        for lab in c.labels.values():
+            if lab["name"] == name:
+                return int(lab["id"])
+        lid = self.next_id()
+        c.labels[lid] = {"id": lid, "name": name, "colour": "grey"}
+        return lid
+
+    def delete_flow(self, c: Company, flow_id: Any) -> None:
+        f = self.flow(c, flow_id)
+        for vid in self.flow_version_ids(c, f["id"]):
+            self.delete_version(c, f["id"], vid)
+        del c.flows[f["id"]]
+
+    # -- versions ------------------------------------------------------------
+
+    def version(self, c: Company, flow_id: Any, version_id: Any) -> dict[str, Any]:
+        f = self.flow(c, flow_id)
+        try:
+            v = c.versions[int(version_id)]
+        except (KeyError, ValueError, TypeError):
+            raise not_found() from None
+        if v["flow_id"] != f["id"]:
+            raise not_found()
+        return v
+
+    def version_by_id(self, c: Company, version_id: Any) -> dict[str, Any]:
+        try:
+            return c.versions[int(version_id)]
+        except (KeyError, ValueError, TypeError):
+            raise not_found() from None
+
+    def render_version(self, c: Company, v: dict[str, Any], *, steps: bool = True) -> dict[str, Any]:
+        out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
+        out["flow_name"] = c.flows[v["flow_id"]]["name"]
+        out["is_deployed"] = v["status"] == "Deployed"
+        out["is_editable"] = v["status"] == "Draft"
+        out["steps_count"] = len(v["steps"])
+        if not steps:
+            out.pop("steps", None)
+            out.pop("variables", None)
+        return out
+
+    def new_version(self, c: Company, flow_id: int, *, iteration: int, status: str = "Draft",
+                    steps: list[dict[str, Any]] | None = None,
+                    variables: list[dict[str, Any]] | None = None,
+                    deployed_at: str | None = None, created_at: str | None = None) -> dict[str, Any]:
+        vid = self.next_id()
+        ts = created_at or now_iso()
+        v = {
+            "id": vid,
+            "flow_id": flow_id,
+            "iteration": iteration,
+            "status": status,
+            "deployed_at": deployed_at,
+            "created_at": ts,
+            "updated_at": ts,
+            "saved_at": ts,
+            "latest_run": None,
+            "runs_count": 0,
+            "steps": [],
+            "variables": copy.deepcopy(variables or []),
+        }
+        for pos, step in enumerate(steps or []):
+            s = copy.deepcopy(step)
+            s["id"] = self.next_id()
+            s["position"] = pos
+            v["steps"].append(s)
+        c.versions[vid] = v
+        return v
+
+    def create_version(self, c: Company, flow_id: Any) -> dict[str, Any]:
+        f = self.flow(c, flow_id)
+        its = [c.versions[v]["iteration"] for v in self.flow_version_ids(c, f["id"])]
+        return self.new_version(c, f["id"], iteration=max(its, default=0) + 1)
+
+    def update_version(self, c: Company, flow_id: Any, version_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+        v = self.version(c, flow_id, version_id)
+        if "deployed_at" in body:
+            deployed_at = body["deployed_at"]
+            if deployed_at is not None and not isinstance(deployed_at, str):
+                raise SimError(422, "The deployed at field must be a valid date.",
+                               {"deployed_at": ["The deployed at field must be a valid date."]})
+            if deployed_at:
+                for other in self.flow_version_ids(c, v["flow_id"]):
+                    ov = c.versions[other]
+                    if other != v["id"] and ov["status"] == "Deployed":
+                        ov["status"] = "Inactive"
+                v["status"] = "Deployed"
+            elif v["status"] == "Deployed":
+                v["status"] = "Inactive"
+            v["deployed_at"] = deployed_at
+        if "status" in body and body["status"] in ("Draft", "Inactive", "Deployed"):
+            v["status"] = body["status"]
+        v["updated_at"] = now_iso()
+        return v
+
+    def delete_version(self, c: Company, flow_id: Any, version_id: Any) -> None:
+        v = self.version(c, flow_id, version_id)
+        for sid in [s["id"] for s in c.schedules.values() if s["flow_version_id"] == v["id"]]:
+            del c.schedules[sid]
+        del c.versions[v["id"]]
+
+    def copy_version(self, c: Company, flow_id: Any, version_id: Any) -> dict[str, Any]:
+        v = self.version(c, flow_id, version_id)
+        for other in self.flow_version_ids(c, v["flow_id"]):
+            if c.versions[other]["status"] == "Draft":
+                self.delete_version(c, v["flow_id"], other)
+        its = [c.versions[x]["iteration"] for x in self.flow_version_ids(c, v["flow_id"])]
+        return self.new_version(c, v["flow_id"], iteration=max(its, default=0) + 1,
+                                steps=v["steps"], variables=v["variables"])
+
+    def patch_step(self, c: Company, version_id: Any, step_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+        v = self.version_by_id(c, version_id)
+        step = next((s for s in v["steps"] if str(s["id"]) == str(step_id)), None)
+        if step is None:
+            raise not_found()
+        errors = {}
+        for key, value in body.items():
+            if key in REF_FIELDS and value is not None and not self.resource_exists(c, REF_FIELDS[key], value):
+                errors[key] = [f"The referenced {REF_FIELDS[key]} {value} does not exist."]
+        if errors:
+            raise SimError(422, "The given data was invalid.", errors)
+        for key in ("name", "config", *REF_FIELDS):
+            if key in body:
+                step[key] = body[key]
+        v["updated_at"] = now_iso()
+        return step
+
+    # -- schedules -----------------------------------------------------------
+
+    def version_schedules(self, c: Company, version_id: Any) -> list[dict[str, Any]]:
+        v = self.version_by_id(c, version_id)
+        return [s for s in sorted(c.schedules.values(), key=lambda s: s["id"]) if s["flow_version_id"] == v["id"]]
+
+    def create_schedule(self, c: Company, version_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+        v = self.version_by_id(c, version_id)
+        cron = body.get("cron_string")
+        if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
+            raise SimError(422, "The cron string field must be a valid cron expression.",
+                           {"cron_string": ["The cron string field must be a valid cron expression."]})
+        sid = self.next_id()
+        ts = now_iso()
+        c.schedules[sid] = {"id": sid, "flow_version_id": v["id"], "cron_string": cron,
+                            "deployed_at": body.get("deployed_at"), "created_at": ts, "updated_at": ts}
+        return c.schedules[sid]
+
+    def schedule(self, c: Company, version_id: Any, schedule_id: Any) -> dict[str, Any]:
+        v = self.version_by_id(c, version_id)
+        try:
+            s = c.schedules[int(schedule_id)]
+        except (KeyError, ValueError, TypeError):
+            raise not_found() from None
+        if s["flow_version_id"] != v["id"]:
+            raise not_found()
+        return s
+
+    # -- resources, export and import ---------------------------------------
+
+    def resource_exists(self, c: Company, rtype: str, rid: Any) -> bool:
+        try:
+            key = int(rid)
+        except (TypeError, ValueError):
+            return False
+        if rtype == "flow":
+            return key in c.flows
+        return key in c.resources.get(rtype, {})
+
+    def resource_name(self, c: Company, rtype: str, rid: int) -> str | None:
+        if rtype == "flow":
+            f = c.flows.get(rid)
+        else:
+            f = c.resources.get(rtype, {}).get(rid)
+        return None if f is None else str(f["name"])
+
+    def export_flow(self, c: Company, flow_id: Any) -> dict[str, Any]:
+        f = self.flow(c, flow_id)
+        versions = []
+        deps: dict[tuple[str, int], dict[str, Any]] = {}
+        for vid in self.flow_version_ids(c, f["id"]):
+            v = c.versions[vid]
+            for step in v["steps"]:
+                for key, rtype in REF_FIELDS.items():
+                    rid = step.get(key)
+                    if rid is not None:
+                        deps[(rtype, rid)] = {"type": rtype, "id": rid, "name": self.resource_name(c, rtype, rid)}
+            versions.append({
+                "id": v["id"],
+                "iteration": v["iteration"],
+                "status": v["status"],
+                "deployed_at": v["deployed_at"],
+                "steps": copy.deepcopy(v["steps"]),
+                "variables": copy.deepcopy(v["variables"]),
+                "schedules": [{"cron_string": s["cron_string"]} for s in self.version_schedules(c, vid)],
+            })
+        return {
+            "flow": {
+                "name": f["name"],
+                "description": f["description"],
+                "priority": f["priority"],
+                "prod_flag": f["prod_flag"],
+                "layout_direction": f["layout_direction"],
+                "use_queued_time": f["use_queued_time"],
+                "remove_failed_payloads": f["remove_failed_payloads"],
+                "enabled": f["enabled_at"] is not None,
+                "labels": [c.labels[i]["name"] for i in f["_labels"]],
+                "versions": versions,
+            },
+            "metadata": {
+                "format_version": 2,
+                "exported_at": now_iso(),
+                "source_company_id": c.id,
+                "source_flow_id": f["id"],
+                "dependencies": [deps[k] for k in sorted(deps)],
+            },
+        }
+
+    def import_flow(self, c: Company, flow: dict[str, Any]) -> dict[str, Any]:
+        """Create a flow from an export document: new IDs, versions as drafts, disabled,
+        no schedules and no labels (as the platform does); references must exist here."""
+        errors: dict[str, list[str]] = {}
+        name = flow.get("name")
+        if not isinstance(name, str) or not name.strip():
+            errors["flow.name"] = ["The flow.name field is required."]
+        versions = flow.get("versions")
+        if not isinstance(versions, list):
+            errors["flow.versions"] = ["The flow.versions field must be an array."]
+            versions = []
+        for i, v in enumerate(versions):
+            for j, step in enumerate(v.get("steps") or [] if isinstance(v, dict) else []):
+                for key, rtype in REF_FIELDS.items():
+                    rid = step.get(key) if isinstance(step, dict) else None
+                    if rid is not None and not self.resource_exists(c, rtype, rid):
+                        errors[f"flow.versions.{i}.steps.{j}.{key}"] = [
+                            f"The referenced {rtype} {rid} does not exist (step '{step.get('name')}')."
+                        ]
+        if errors:
+            raise SimError(422, "The given data was invalid.", errors)
+        f = self.create_flow(c, {"flow": {"name": name, "description": flow.get("description"),
+                                          "prod_flag": flow.get("prod_flag", False)}})
+        for key in ("priority", "layout_direction", "use_queued_time", "remove_failed_payloads"):
+            if key in flow:
+                f[key] = flow[key]
+        for v in sorted(versions, key=lambda v: v.get("iteration", 0)):
+            steps = [{k: val for k, val in s.items() if k != "id"} for s in v.get("steps") or []]
+            self.new_version(c, f["id"], iteration=int(v.get("iteration", 1)), steps=steps,
+                             variables=v.get("variables") or [])
+        out = self.render_flow(c, f, {"labels"})
+        out["versions"] = [self.render_version(c, c.versions[x]) for x in self.flow_version_ids(c, f["id"])]
+        return out

@@ -1,0 +1,61 @@
+"""Shared fixtures: a real simulator on 127.0.0.1, a config pointing at it, a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from flowvault.config import load_config
+from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., SimulatorServer]]:
+    servers: list[SimulatorServer] = []
+
+    def make(*, flows: int = 20, versions: int = 3, companies: int = 2, empty_companies: int = 0,
+             seed: int = 7, **faults: Any) -> SimulatorServer:
+        state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
+                         empty_companies=empty_companies)
+        server = SimulatorServer(Simulator(state, Faults(seed=seed, **faults))).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., SimulatorServer]) -> SimulatorServer:
+    return make_server()
+
+
+def write_config(path: Path, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Path:
+    """A config with one profile per simulated company (company-a, company-b, …)."""
+    lines = []
+    for i, company in enumerate(server.sim.state.companies):
+        var = f"FV_TEST_KEY_{i}"
+        monkeypatch.setenv(var, company.api_key)
+        lines += [f"[profiles.{company.name}]", f'base_url = "{server.url}"', f'api_key_env = "{var}"']
+        lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()] + [""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return write_config(tmp_path / "flowvault.toml", server, monkeypatch, max_retries=8)
+
+
+@pytest.fixture
+def profile_a(config: Path) -> Any:
+    return load_config(config).profile("company-a")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -1,0 +1,113 @@
+"""The API client against the simulator over real HTTP: pagination, retries, typed errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from flowvault.client import ApiClient
+from flowvault.errors import ApiError, AuthError, NotFoundError, ValidationError
+
+
+def run(coro_fn: Any, *args: Any) -> Any:
+    return anyio.run(coro_fn, *args)
+
+
+@pytest.mark.parametrize("per_page", [1, 7, 100])
+def test_pagination_returns_every_flow_exactly_once(make_server: Any, per_page: int) -> None:
+    server = make_server(flows=23)
+    company = server.sim.company(0)
+
+    async def go() -> tuple[list[Any], int]:
+        async with ApiClient(server.url, company.api_key, concurrency=4) as api:
+            return await api.paginate("/api/v1/flows", per_page=per_page)
+
+    items, total = run(go)
+    ids = [f["id"] for f in items]
+    assert total == 23
+    assert sorted(ids) == sorted(company.flows)
+    assert len(ids) == len(set(ids))
+
+
+def test_flaky_rate_limited_server_still_yields_every_flow(make_server: Any) -> None:
+    server = make_server(flows=60, error_rate=0.1, drop_rate=0.03, rate_limit=40, burst=5)
+    company = server.sim.company(0)
+
+    async def go() -> tuple[list[Any], ApiClient]:
+        async with ApiClient(server.url, company.api_key, concurrency=6, max_retries=10) as api:
+            items, _ = await api.paginate("/api/v1/flows", per_page=5)
+            for f in items[:20]:
+                await api.get(f"/api/v1/flows/{f['id']}")
+            return items, api
+
+    items, api = run(go)
+    assert sorted(f["id"] for f in items) == sorted(company.flows)
+    assert api.stats.retries > 0
+
+
+def test_wrong_key_is_an_auth_error_that_never_shows_the_key(server: Any) -> None:
+    secret_key = "pwk_this_is_not_a_valid_key_0123456789"
+
+    async def go() -> None:
+        async with ApiClient(server.url, secret_key, hint="check $X for profile 'a'") as api:
+            await api.get("/api/v1/flows")
+
+    with pytest.raises(AuthError) as info:
+        run(go)
+    assert "401" in str(info.value) and "check $X" in str(info.value)
+    assert secret_key not in str(info.value)
+    assert secret_key not in repr(info.value)
+
+
+def test_client_repr_and_transport_errors_never_show_the_key() -> None:
+    key = "pwk_another_secret_key_value_987654"
+    api = ApiClient("http://127.0.0.1:9", key, max_retries=1)
+    assert key not in repr(api)
+
+    async def go() -> None:
+        async with api:
+            await api.get("/api/v1/flows")
+
+    with pytest.raises(ApiError) as info:
+        run(go)
+    assert "could not connect" in str(info.value)
+    assert key not in str(info.value)
+
+
+def test_other_companys_flow_is_not_found_and_422_carries_errors(server: Any) -> None:
+    a, b = server.sim.company(0), server.sim.company(1)
+    flow_of_b = next(iter(b.flows))
+
+    async def go_404() -> None:
+        async with ApiClient(server.url, a.api_key) as api:
+            await api.get(f"/api/v1/flows/{flow_of_b}")
+
+    async def go_422() -> None:
+        async with ApiClient(server.url, a.api_key) as api:
+            await api.get("/api/v1/flows", {"per_page": 101})
+
+    with pytest.raises(NotFoundError):
+        run(go_404)
+    with pytest.raises(ValidationError) as info:
+        run(go_422)
+    assert "per_page" in info.value.errors
+
+
+def test_create_is_not_retried_after_an_ambiguous_failure() -> None:
+    """A POST that may have reached the server is not blindly repeated (no duplicates)."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(502, json={"message": "Bad gateway"})
+
+    async def go() -> None:
+        async with ApiClient("http://api.test", "k", transport=httpx.MockTransport(handler)) as api:
+            await api.post("/api/v1/flows/import", {}, safe_to_retry=False)
+
+    with pytest.raises(ApiError):
+        run(go)
+    assert len(calls) == 1
