@@ -19,11 +19,11 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 from .canonical import dumps, loads
-from .errors import ArchiveError
+from .errors import ArchiveError, UsageError
 
 MANIFEST = "manifest.json"
 FLOWS_DIR = "flows"
@@ -182,3 +182,64 @@ def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
                 or entry["folder"] in ("", ".", "..")):
             raise ArchiveError(f"{where}: flow {fid}: malformed entry")
     return data
+
+
+Reader = Callable[[str], "bytes | None"]
+
+
+@dataclass
+class ArchivedFlow:
+    flow_id: str
+    name: str
+    folder: str
+    settings: dict[str, Any]
+    export: dict[str, Any]
+    versions: list[dict[str, Any]]
+
+
+class Snapshot:
+    """The archive as it is in the work tree or at a commit, read through ``read(path)``.
+    Every file is checked against the manifest's sha256 as it is read."""
+
+    def __init__(self, read: Reader, where: str) -> None:
+        self._read = read
+        self.where = where
+        raw = read(MANIFEST)
+        if raw is None:
+            raise ArchiveError(f"{where}: no {MANIFEST} (not a flowvault archive, or nothing exported yet)")
+        self.manifest = parse_manifest(raw, f"{where}:{MANIFEST}")
+        self.flows: dict[str, dict[str, Any]] = self.manifest["flows"]
+
+    def select(self, wanted: tuple[str, ...] | list[str]) -> list[str]:
+        """Flow IDs for ``--flow ID|NAME`` (all when empty); UsageError for an unknown one."""
+        if not wanted:
+            return sorted(self.flows, key=_id_key)
+        out: list[str] = []
+        for w in wanted:
+            hits = [fid for fid, e in self.flows.items() if fid == w or e.get("name") == w]
+            if not hits:
+                raise UsageError(f"{self.where}: no flow with ID or name '{w}' in the archive")
+            out += [h for h in hits if h not in out]
+        return out
+
+    def _file(self, fid: str, rel: str) -> Any:
+        entry = self.flows[fid]
+        path = f"{FLOWS_DIR}/{entry['folder']}/{rel}"
+        raw = self._read(path)
+        if raw is None:
+            raise ArchiveError(f"{self.where}:{path}: listed in the manifest but missing")
+        if sha256(raw) != entry["files"].get(rel):
+            raise ArchiveError(f"{self.where}:{path}: checksum does not match the manifest (edited or corrupt)")
+        try:
+            return loads(raw)
+        except ValueError:
+            raise ArchiveError(f"{self.where}:{path}: not valid JSON") from None
+
+    def flow(self, fid: str) -> ArchivedFlow:
+        entry = self.flows[fid]
+        export = self._file(fid, "export.json")
+        if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
+            raise ArchiveError(f"{self.where}: flow {fid}: export.json has no 'flow' object")
+        versions = [self._file(fid, rel) for rel in sorted(entry["files"]) if rel.startswith("versions/")]
+        return ArchivedFlow(flow_id=fid, name=str(entry.get("name", "")), folder=entry["folder"],
+                            settings=self._file(fid, "flow.json"), export=export, versions=versions)

@@ -70,6 +70,117 @@ def export(config_path: Path | None, profile: str | None, archive_dir: Path, flo
         sys.exit(EXIT_PARTIAL)
 
 
+archive_option = click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
+                              help="Archive directory (a git repo).")
+at_option = click.option("--at", default=None, metavar="REV",
+                         help="Read the archive at a git revision or date (default: the work tree).")
+map_option = click.option("--map", "map_path", type=click.Path(path_type=Path), default=None,
+                          help="Map file (TOML/JSON): source ID = target ID per resource type, [secrets].")
+conflict_option = click.option("--on-conflict", type=click.Choice(["skip", "rename", "replace"]), default="skip",
+                               show_default=True, help="When the target already has a flow with the same name.")
+
+
+@main.command("import")
+@config_option
+@click.option("--target", "-t", required=True, help="Profile of the company to import into.")
+@archive_option
+@at_option
+@click.option("--flow", "flows", multiple=True, metavar="ID|NAME", help="Only these flows (repeatable).")
+@map_option
+@click.option("--dry-run", is_flag=True, help="Print the plan and unresolved references; write nothing.")
+@conflict_option
+@click.option("--enable", type=click.Choice(["off", "source"]), default="off", show_default=True,
+              help="off: imported flows stay disabled; source: enabled as in the archive.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Requests in flight.")
+@log_option
+@handle_errors
+def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | None, flows: tuple[str, ...],
+            map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
+            log_format: str) -> None:
+    """Import archived flows into a company, remapping IDs; safe to re-run."""
+    from .restore import run_import
+
+    prof = load_config(config_path).profile(target)
+    result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,
+                        on_conflict=on_conflict, enable=enable, concurrency=concurrency,
+                        reporter=Reporter(log_format))
+    if not result.ok:
+        sys.exit(EXIT_PARTIAL)
+
+
+@main.command()
+@config_option
+@click.option("--target", "-t", required=True, help="Profile of the company to restore into.")
+@archive_option
+@click.option("--flow", required=True, metavar="ID|NAME", help="The flow to bring back.")
+@at_option
+@map_option
+@conflict_option
+@click.option("--enable", type=click.Choice(["off", "source"]), default="source", show_default=True)
+@log_option
+@handle_errors
+def restore(config_path: Path | None, target: str, archive_dir: Path, flow: str, at: str | None,
+            map_path: Path | None, on_conflict: str, enable: str, log_format: str) -> None:
+    """Bring back one flow as it was in the newest commit that has it (or --at)."""
+    from .restore import run_restore
+
+    prof = load_config(config_path).profile(target)
+    result = run_restore(prof, archive_dir, flow, at=at, map_path=map_path, on_conflict=on_conflict,
+                         enable=enable, reporter=Reporter(log_format))
+    if not result.ok:
+        sys.exit(EXIT_PARTIAL)
+
+
+@main.command()
+@archive_option
+@click.option("--flow", default=None, metavar="ID|NAME", help="Only commits that changed this flow.")
+@handle_errors
+def history(archive_dir: Path, flow: str | None) -> None:
+    """List the commits of the archive (that changed a flow)."""
+    from .history import History
+    from .timeline import flow_commits
+
+    for c in flow_commits(History.open(archive_dir), flow):
+        click.echo(f"{c.sha[:10]}  {c.date}  {c.summary}")
+
+
+@main.command()
+@archive_option
+@handle_errors
+def deleted(archive_dir: Path) -> None:
+    """List flows present in history but not at HEAD, with the last commit that had them."""
+    from .history import History
+    from .timeline import deleted_flows
+
+    rows = deleted_flows(History.open(archive_dir))
+    for d in rows:
+        click.echo(f"#{d.flow_id}  {d.name}  last in {d.last_commit.sha[:10]} ({d.last_commit.date})")
+    if not rows:
+        click.echo("no deleted flows")
+
+
+@main.group("map")
+def map_group() -> None:
+    """Map files: source ID → target ID per resource type."""
+
+
+@map_group.command("init")
+@archive_option
+@at_option
+@click.option("--flow", "flows", multiple=True, metavar="ID|NAME")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("flowvault-map.toml"),
+              show_default=True)
+@handle_errors
+def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: Path) -> None:
+    """Write a map-file template listing every reference with its source name."""
+    from .restore import write_map_template
+
+    if output.exists():
+        raise click.ClickException(f"{output} exists; not overwriting it")
+    n = write_map_template(archive_dir, output, at=at, flows=flows)
+    click.echo(f"wrote {output}: the references of {n} flow(s); fill in the target IDs")
+
+
 @main.command()
 @click.option("--companies", type=click.IntRange(1, 50), default=2, show_default=True)
 @click.option("--empty-companies", type=click.IntRange(0, 50), default=0, show_default=True,

@@ -121,6 +121,18 @@ class History:
             raise ArchiveError(f"{self.root}: git commit failed ({_git_msg(e)})") from None
         return self.head()
 
+    def commit_paths(self, paths: list[str], message: str) -> str | None:
+        """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds."""
+        try:
+            self.repo.git.add("--", *paths)
+            if self.head() is not None and not self.repo.git.diff("--cached", "--name-only", "--", *paths):
+                return None
+            with self.repo.git.custom_environment(**self._identity()):
+                self.repo.git.commit("-q", "--no-verify", "--no-gpg-sign", "-m", message, "--", *paths)
+        except GitCommandError as e:
+            raise ArchiveError(f"{self.root}: git commit failed ({_git_msg(e)})") from None
+        return self.head()
+
     def _identity(self) -> dict[str, str]:
         reader = self.repo.config_reader()
         if reader.has_option("user", "name") and reader.has_option("user", "email"):

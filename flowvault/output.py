@@ -77,5 +77,7 @@ class Reporter:
             if value is not None:
                 self.line(f"  {key.replace('_', ' '):<18} {value}")
         for key, items in (details or {}).items():
-            for item in items:
+            for item in items[:10]:
                 self.line(f"  {key}: {item}")
+            if len(items) > 10:
+                self.line(f"  {key}: … and {len(items) - 10} more (all of them with --log-format json)")

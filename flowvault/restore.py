@@ -1,0 +1,102 @@
+"""The import and restore actions: open the archive (at a revision), plan, import, commit
+the ID map, report. ``restore`` is an import of one flow from the newest commit that has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .client import client_for
+from .config import Profile
+from .history import History
+from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
+from .output import Reporter
+from .plan import load_map, map_template
+from .timeline import find_flow, open_snapshot
+
+
+def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
+               map_path: Path | None = None, dry_run: bool = False, on_conflict: str = "skip",
+               enable: str = "off", concurrency: int | None = None,
+               reporter: Reporter | None = None) -> ImportResult:
+    rep = reporter or Reporter(progress=False)
+    history = History.open(archive_dir)
+    snapshot = open_snapshot(history, at)
+    mapping = load_map(map_path)
+    ledger = Ledger(history.root, history.git_dir, profile.name, profile.base_url)
+
+    async def go() -> ImportResult:
+        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+            return await import_archive(api, snapshot, ledger, mapping, target=profile.name, flows=flows,
+                                        dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
+                                        workers=concurrency or profile.concurrency)
+
+    if dry_run:
+        result = anyio.run(go)
+    else:
+        with history.run():
+            try:
+                result = anyio.run(go)
+            finally:
+                commit = _commit_ledger(history, ledger, profile.name)
+            result.commit = commit
+    report_import(rep, result, snapshot.where)
+    return result
+
+
+def _commit_ledger(history: History, ledger: Ledger, target: str) -> str | None:
+    """Save and commit the old → new ID map (even after a failure: what was done stays known)."""
+    ledger.save()
+    commit = history.commit_paths([f"{IMPORTS_DIR}/{target}.json"], f"import into {target}: record ID map")
+    ledger.clear_journal()
+    return commit
+
+
+def run_restore(profile: Profile, archive_dir: Path | str, flow: str, *, at: str | None = None,
+                map_path: Path | None = None, on_conflict: str = "skip", enable: str = "source",
+                reporter: Reporter | None = None) -> ImportResult:
+    history = History.open(archive_dir)
+    rev, fid = find_flow(history, flow, at)
+    return run_import(profile, archive_dir, at=rev, flows=(fid,), map_path=map_path, on_conflict=on_conflict,
+                      enable=enable, reporter=reporter)
+
+
+def write_map_template(archive_dir: Path | str, output: Path, *, at: str | None = None,
+                       flows: tuple[str, ...] = ()) -> int:
+    snapshot = open_snapshot(History.open(archive_dir), at)
+    chosen = [snapshot.flow(fid) for fid in snapshot.select(flows)]
+    output.write_text(map_template(chosen), encoding="utf-8")
+    return len(chosen)
+
+
+def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
+    if r.dry_run:
+        rep.line(f"plan: import {len(r.plans)} flow(s) from {source} into {r.target} (dry run: nothing written)")
+        for p in r.plans:
+            extra = f" → #{p.target_id}" if p.target_id else ""
+            rep.line(f"  {p.action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
+            for ref in p.unresolved:
+                rep.event("unresolved", flow_id=p.flow.flow_id, message=ref.describe())
+                if not rep.json:
+                    rep.line(f"           unresolved: {ref.describe()}")
+            for ref in p.deferred:
+                rep.line(f"           deferred: step '{ref.step_name}' → flow {ref.source_id} (set after import)")
+            if p.missing_secrets:
+                rep.line(f"           secrets needing a value: {', '.join(p.missing_secrets)}")
+    fields: dict[str, Any] = {"flows_planned": len(r.plans)}
+    if not r.dry_run:
+        fields |= {"imported": len(r.imported), "skipped": len(r.skipped), "conflicts": len(r.conflicts),
+                   "failed": len(r.failed), "left_disabled": len(r.left_disabled)}
+    fields |= {"unresolved_refs": sum(len(p.unresolved) for p in r.plans), "requests": r.requests,
+               "write_requests": r.writes, "wall_time": f"{r.seconds:.2f}s"}
+    if not r.dry_run:
+        fields["commit"] = r.commit or "none"
+    title = f"{'dry run' if r.dry_run else 'import'} into {r.target}: " + ("ok" if r.ok else "PARTIAL")
+    rep.summary(title, fields, {
+        "failures": [f"{k}: {v}" for k, v in r.failed.items()],
+        "conflicts": r.conflicts,
+        "enabled in source, left disabled (--enable source to keep)": r.left_disabled,
+        "secrets needing a value (map file [secrets] or FLOWVAULT_SECRET_<KEY>)": r.missing_secrets,
+    })
