@@ -222,12 +222,21 @@ class Snapshot:
             out += [h for h in hits if h not in out]
         return out
 
+    def raw(self, fid: str, rel: str) -> bytes:
+        path = f"{FLOWS_DIR}/{self.flows[fid]['folder']}/{rel}"
+        data = self._read(path)
+        if data is None:
+            raise ArchiveError(f"{self.where}:{path}: listed in the manifest but missing")
+        return data
+
+    def read_json(self, fid: str, rel: str) -> Any:
+        """One file of a flow, checked against the manifest's sha256 and parsed."""
+        return self._file(fid, rel)
+
     def _file(self, fid: str, rel: str) -> Any:
         entry = self.flows[fid]
         path = f"{FLOWS_DIR}/{entry['folder']}/{rel}"
-        raw = self._read(path)
-        if raw is None:
-            raise ArchiveError(f"{self.where}:{path}: listed in the manifest but missing")
+        raw = self.raw(fid, rel)
         if sha256(raw) != entry["files"].get(rel):
             raise ArchiveError(f"{self.where}:{path}: checksum does not match the manifest (edited or corrupt)")
         try:

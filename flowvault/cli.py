@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -11,7 +12,9 @@ import click
 
 from . import __version__
 from .config import load_config
-from .errors import EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
+import orjson
+
+from .errors import EXIT_ARCHIVE, EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
 from .output import Reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,6 +33,14 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("flowvault: interrupted; the archive keeps its last commit", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug: one line, the traceback only on request
+            if os.environ.get("FLOWVAULT_DEBUG"):
+                raise
+            click.echo(f"flowvault: internal error: {e.__class__.__name__}: {e} "
+                       "(set FLOWVAULT_DEBUG=1 for the traceback)", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -157,6 +168,53 @@ def deleted(archive_dir: Path) -> None:
         click.echo(f"#{d.flow_id}  {d.name}  last in {d.last_commit.sha[:10]} ({d.last_commit.date})")
     if not rows:
         click.echo("no deleted flows")
+
+
+@main.command()
+@archive_option
+@at_option
+@handle_errors
+def verify(archive_dir: Path, at: str | None) -> None:
+    """Check the archive without the API: checksums, JSON, shapes, uncommitted edits."""
+    from .verify import verify as check
+
+    notes: list[str] = []
+    problems = check(archive_dir, at, notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    for line in problems:
+        click.echo(line)
+    if problems:
+        click.echo(f"verify: {len(problems)} problem(s)", err=True)
+        sys.exit(EXIT_ARCHIVE)
+    click.echo("verify: ok")
+
+
+@main.command()
+@config_option
+@click.option("--profile", "-p", default=None, help="Compare the live company with the archive.")
+@archive_option
+@click.argument("revs", nargs=-1, metavar="[REV1 [REV2]]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (like git diff).")
+@handle_errors
+def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs: tuple[str, ...], fmt: str,
+         exit_code: bool) -> None:
+    """What changed: between two commits (REV1 REV2; one REV: against the work tree), or,
+    with --profile, between the archive (or REV1) and the live company."""
+    from .compare import run_diff
+
+    if len(revs) > 2 or (profile and len(revs) > 1):
+        raise click.UsageError("give at most two revisions, or one with --profile")
+    prof = load_config(config_path).profile(profile) if profile else None
+    result = run_diff(archive_dir, revs, prof)
+    if fmt == "json":
+        click.echo(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in result.lines():
+            click.echo(line)
+    if exit_code and not result.empty:
+        sys.exit(1)
 
 
 @main.group("map")

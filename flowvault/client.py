@@ -37,12 +37,13 @@ class ApiClient:
     def __init__(self, base_url: str, api_key: str, *, concurrency: int = 8, timeout: float = 30.0,
                  max_retries: int = 6, rate_limit: float = 0.0, hint: str = "",
                  on_event: Event | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, max_body: int = 64 * 1024 * 1024) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self.max_retries = max_retries
         self.rate_limit = rate_limit
         self.hint = hint
+        self.max_body = max_body
         self.stats = Stats()
         self._limiter = anyio.CapacityLimiter(max(1, concurrency))
         self._on_event = on_event or (lambda _e: None)
@@ -126,8 +127,16 @@ class ApiClient:
             if method != "GET":
                 self.stats.writes += 1
             try:
-                resp = await self._http.request(method, path, params=params, json=json)
-                body = await resp.aread()
+                async with self._http.stream(method, path, params=params, json=json) as resp:
+                    chunks, size = [], 0
+                    async for chunk in resp.aiter_bytes():
+                        size += len(chunk)
+                        if size > self.max_body:
+                            raise ProtocolError(f"{method} {path}: the reply is larger than "
+                                                f"{self.max_body // (1024 * 1024)} MiB; refusing it",
+                                                method=method, path=path)
+                        chunks.append(chunk)
+                    body = b"".join(chunks)
             except (httpx.TransportError, httpx.DecodingError) as e:
                 return None, httpx.Headers(), b"", e
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1

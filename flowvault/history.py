@@ -177,6 +177,10 @@ class History:
             return None
         return bytes(blob.data_stream.read())
 
+    def files_at(self, sha: str, prefix: str) -> list[str]:
+        out = self.repo.git.ls_tree("-r", "--name-only", "-z", sha, "--", prefix)
+        return [p for p in out.split("\0") if p]
+
     def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
         if self.head() is None:
             return []

@@ -14,15 +14,16 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import anyio
 
 from .archive import ArchivedFlow, Snapshot, atomic_write
 from .canonical import dumps, loads
 from .client import ApiClient
-from .errors import ApiError, FlowvaultError, NotFoundError, ValidationError, unwrap
+from .errors import ApiError, AuthError, FlowvaultError, NotFoundError, ValidationError, unwrap
 from .output import Reporter
+from .protocol import backoff
 from .plan import FlowPlan, MapFile, Ref, Resolver, collect_refs, dependency_order, plan_flow, remap_flow_doc
 
 FLOWS = "/api/v1/flows"
@@ -282,19 +283,14 @@ class Importer:
         body = {"flow": json.dumps(doc, ensure_ascii=False),
                 "metadata": json.dumps(flow.export.get("metadata", {}), ensure_ascii=False),
                 "as_marketplace": False}
-        try:
-            reply = await self.api.post(f"{FLOWS}/import", body, safe_to_retry=False)
-        except ValidationError:
-            raise
-        except ApiError:
-            # the request may have reached the server: look before trying again
+        async def created() -> Any:
             found, _ = await self.api.paginate(FLOWS, {"filter[name]": name})
             new = [int(f["id"]) for f in found if f.get("name") == name and int(f["id"]) not in pre]
-            if new:
-                target_id = new[0]
-            else:
-                reply = await self.api.post(f"{FLOWS}/import", body, safe_to_retry=False)
-                target_id = int(reply["data"]["id"])
+            return {"adopted": new[0]} if new else None
+
+        reply = await self._create_once(f"{FLOWS}/import", body, created)
+        if "adopted" in reply:
+            target_id = int(reply["adopted"])
         else:
             data = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(data, dict) or "id" not in data:
@@ -306,6 +302,47 @@ class Importer:
         self.ledger.log("created", src, target_id=target_id, name=name)
         self.target.flows[target_id] = name
         return target_id
+
+    async def _create_once(self, path: str, body: Any, created: Callable[[], Awaitable[Any]]) -> Any:
+        """POST a create that must not happen twice: after an ambiguous failure (5xx, dropped
+        connection, timeout) ask ``created()`` whether it happened before trying again."""
+        attempt = 0
+        while True:
+            try:
+                return await self.api.post(path, body, safe_to_retry=False)
+            except (ValidationError, AuthError, NotFoundError):
+                raise
+            except ApiError as e:
+                if e.status is not None and e.status < 500 and e.status != 429:
+                    raise
+                found = await created()
+                if found is not None:
+                    return found
+                if attempt >= self.api.max_retries:
+                    raise
+            await anyio.sleep(backoff(attempt))
+            attempt += 1
+
+    async def _sync_schedules(self, version_id: int, crons: list[str], fresh: bool) -> None:
+        """Create the schedules the target version lacks (idempotent: compares cron strings)."""
+        path = f"/api/v1/flow-versions/{version_id}/schedules"
+
+        async def have() -> list[str]:
+            existing, _ = await self.api.paginate(path)
+            return [str(s.get("cron_string")) for s in existing]
+
+        current = [] if fresh else await have()
+        for cron in crons:
+            if cron in current:
+                current.remove(cron)
+                continue
+            before = (await have()).count(cron) if not fresh else 0
+
+            async def created(cron: str = cron, before: int = before) -> Any:
+                return {"exists": True} if (await have()).count(cron) > before else None
+
+            await self._create_once(path, {"cron_string": cron}, created)
+            fresh = False
 
     async def _finish(self, plan: FlowPlan, target_id: int, fresh: bool, result: ImportResult) -> None:
         """Restore what import does not: deployed state, schedules, labels, enabled policy."""
@@ -333,19 +370,9 @@ class Importer:
                 await self.api.put(f"{FLOWS}/{target_id}/versions/{target_versions[it]}",
                                    {"deployed_at": v["deployed_at"]})
         for it, v in versions.items():
-            crons = [s["cron_string"] for s in v.get("schedules") or [] if s.get("cron_string")]
-            if not crons or it not in target_versions:
-                continue
-            have: list[str] = []
-            if not fresh:
-                existing, _ = await self.api.paginate(f"/api/v1/flow-versions/{target_versions[it]}/schedules")
-                have = [s.get("cron_string") for s in existing]
-            for cron in crons:
-                if cron in have:
-                    have.remove(cron)
-                else:
-                    await self.api.post(f"/api/v1/flow-versions/{target_versions[it]}/schedules",
-                                        {"cron_string": cron}, safe_to_retry=False)
+            crons = [str(s["cron_string"]) for s in v.get("schedules") or [] if s.get("cron_string")]
+            if crons and it in target_versions:
+                await self._sync_schedules(target_versions[it], crons, fresh)
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
         labels = [{"name": n} for n in flow.export["flow"].get("labels") or []]

@@ -70,7 +70,7 @@ class Reporter:
     def summary(self, title: str, fields: dict[str, Any], details: dict[str, list[str]] | None = None) -> None:
         self.stop()
         if self.json:
-            self.event("summary", title=title, **fields, **(details or {}))
+            self.event("summary", title=title, **fields, details=details or {})
             return
         self.line(title)
         for key, value in fields.items():

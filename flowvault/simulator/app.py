@@ -39,6 +39,8 @@ class Faults:
     latency: float = 0.0  # seconds added to every reply
     error_rate: float = 0.0  # fraction of requests answered 500/502/503
     drop_rate: float = 0.0  # fraction of connections closed with no reply
+    slow_rate: float = 0.0  # fraction of replies delayed by slow_seconds (past a client's timeout)
+    slow_seconds: float = 0.0
     seed: int = 0
 
 
@@ -139,6 +141,8 @@ class Simulator:
         self.counts: Counter[tuple[int, str]] = Counter()  # (company id, "GET"/"WRITE"/...)
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
+        #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
+        self.hostile: str | None = None
         self.rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self.app = Starlette(routes=self._routes())
@@ -191,6 +195,8 @@ class Simulator:
             f = self.faults
             if f.latency:
                 await asyncio.sleep(f.latency)
+            if f.slow_rate and self.rng.random() < f.slow_rate:
+                await asyncio.sleep(f.slow_seconds)
             roll = self.rng.random()
             if roll < f.drop_rate and _drop_connection(request):
                 return Response(status_code=499)  # never sent: the socket is gone
@@ -234,6 +240,8 @@ class Simulator:
     # -- handlers (run under the state lock; they never await I/O) -------------
 
     async def list_flows(self, request: Request, c: Company) -> Any:
+        if self.hostile:
+            return self._hostile_listing(request)
         q = request.query_params
         include = set(filter(None, q.get("include", "").split(",")))
         flows = list(c.flows.values())
@@ -259,6 +267,22 @@ class Simulator:
         page = paginate(request, flows)
         page["meta"]["total"] += self.total_skew
         page["data"] = [self.state.render_flow(c, f, include) for f in page["data"]]
+        return page
+
+    def _hostile_listing(self, request: Request) -> Any:
+        mode = self.hostile
+        if mode == "not_json":
+            return Response(b"<html><body>502 Bad Gateway</body></html>", media_type="text/html")
+        if mode == "huge":
+            return Response(b'{"data": ["' + b"x" * (80 * 1024 * 1024) + b'"]}', media_type="application/json")
+        page = paginate(request, [])
+        if mode == "no_data":
+            del page["data"]
+        elif mode == "no_meta":
+            del page["meta"]
+        elif mode == "loop":  # every page says there is another one, for ever
+            page["meta"].update(last_page=10**9, total=10**9 * page["meta"]["per_page"])
+            page["links"]["next"] = str(request.url)
         return page
 
     async def create_flow(self, request: Request, c: Company) -> Any:
