@@ -24,25 +24,18 @@ def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)
 
 
-def strip_volatile(data: Any) -> Any:
-    """A copy of ``data`` without the volatile fields, at any depth."""
+def clean(data: Any, keep_secrets: bool, found: list[str]) -> Any:
+    """A copy of ``data`` without the volatile fields, at any depth, and (unless
+    ``keep_secrets``) with the value of every variable marked ``"secret": true`` replaced
+    by the redaction marker (its key stays; the keys go into ``found``)."""
     if isinstance(data, dict):
-        return {k: strip_volatile(v) for k, v in data.items() if k not in VOLATILE_FIELDS}
-    if isinstance(data, list):
-        return [strip_volatile(v) for v in data]
-    return data
-
-
-def redact_secrets(data: Any, found: list[str] | None = None) -> Any:
-    """A copy with the value of every variable marked ``"secret": true`` replaced by
-    the redaction marker (its key stays). Keys of redacted variables go into ``found``."""
-    if isinstance(data, dict):
-        out = {k: redact_secrets(v, found) for k, v in data.items()}
-        if out.get("secret") is True and "value" in out and out["value"] not in (None, "", REDACTED):
+        out = {k: clean(v, keep_secrets, found) for k, v in data.items() if k not in VOLATILE_FIELDS}
+        if not keep_secrets and out.get("secret") is True and out.get("value") not in (None, "", REDACTED) \
+                and "value" in out:
             out["value"] = REDACTED
-            if found is not None:
-                found.append(str(out.get("key")))
+            found.append(str(out.get("key")))
         return out
     if isinstance(data, list):
-        return [redact_secrets(v, found) for v in data]
+        return [clean(v, keep_secrets, found) for v in data]
     return data
+

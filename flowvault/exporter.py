@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import anyio
 
 from .archive import Archive, Changes, FlowRecord, build_record
-from .canonical import redact_secrets, strip_volatile
+from .canonical import clean
 from .client import ApiClient, client_for
 from .config import Profile
 from .errors import FlowvaultError, UsageError, unwrap
@@ -36,6 +36,7 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     secrets_redacted: int = 0
     commit: str | None = None
+    commit_seconds: float = 0.0
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
@@ -55,14 +56,14 @@ class ExportResult:
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
-def clean(data: Any, keep_secrets: bool, found: list[str]) -> Any:
-    data = strip_volatile(data)
-    return data if keep_secrets else redact_secrets(data, found)
+VERSION_INCLUDE = "steps,variables,schedules"
 
 
 async def fetch_flow(api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
-    """Every request for one flow: export document, versions (all pages), each version's
-    detail and schedules. Returns the record and the number of redacted secret values."""
+    """Every request for one flow: the export document and the versions list (all pages)
+    with steps, variables and schedules included — two requests for most flows. A version
+    the list returns without them is fetched by its detail and schedules endpoints.
+    Returns the record and the number of redacted secret values."""
     fid = int(flow["id"])
     found: list[str] = []
     got: dict[str, Any] = {}
@@ -71,35 +72,33 @@ async def fetch_flow(api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -
         got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
 
     async def version_list() -> None:
-        got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
+        got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(export_doc)
         tg.start_soon(version_list)
 
-    details: dict[int, Any] = {}
-    schedules: dict[int, list[Any]] = {}
+    versions: dict[int, dict[str, Any]] = {}
+    for v in got["versions"]:
+        if not isinstance(v, dict) or "id" not in v:
+            raise FlowvaultError(f"GET {FLOWS}/{fid}/versions: a version has no 'id'")
+        versions[int(v["id"])] = v
 
-    async def detail(vid: int) -> None:
+    async def complete(vid: int) -> None:
         reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
-        details[vid] = reply.get("data") if isinstance(reply, dict) else None
-
-    async def sched(vid: int) -> None:
-        schedules[vid], _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
-
-    vids = [int(v["id"]) for v in got["versions"]]
-    async with anyio.create_task_group() as tg:
-        for vid in vids:
-            tg.start_soon(detail, vid)
-            tg.start_soon(sched, vid)
-    versions = []
-    for vid in vids:
-        v = details[vid]
-        if not isinstance(v, dict):
+        detail = reply.get("data") if isinstance(reply, dict) else None
+        if not isinstance(detail, dict):
             raise FlowvaultError(f"flow {fid}: version {vid} detail has no 'data' object")
-        versions.append(clean({**v, "schedules": sorted(schedules[vid], key=lambda s: s.get("id", 0))},
-                              keep_secrets, found))
-    record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), versions)
+        schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
+        versions[vid] = {**detail, "schedules": schedules}
+
+    async with anyio.create_task_group() as tg:
+        for vid, v in versions.items():
+            if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
+                tg.start_soon(complete, vid)
+    cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, keep_secrets, found)
+               for _, v in sorted(versions.items())]
+    record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), cleaned)
     return record, len(found)
 
 
@@ -200,7 +199,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
 
 
 def commit_export(history: History, result: ExportResult, message: str | None = None) -> None:
+    started = time.monotonic()
     result.commit = history.commit_all(result.commit_message(message))
+    result.commit_seconds = time.monotonic() - started
 
 
 def run_export(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
@@ -232,6 +233,7 @@ def report_export(rep: Reporter, r: ExportResult) -> None:
     rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
         "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
-        "secrets_redacted": r.secrets_redacted, "requests": r.requests, "retries": r.retries,
-        "wall_time": f"{r.seconds:.2f}s", "commit": r.commit or "none (nothing changed)",
+        "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
+        "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
+        "commit": r.commit or "none (nothing changed)",
     }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})

@@ -145,6 +145,16 @@ def test_faulty_server_gives_a_byte_identical_archive(make_server: Any, tmp_path
     assert tree_bytes(clean) == tree_bytes(faulty)
 
 
+def test_versions_without_includes_are_fetched_one_by_one(server: Any, profile_a: Any, tmp_path: Path) -> None:
+    """If the API ignores ?include= on the versions list, each version's detail and
+    schedules are fetched instead, and the archive is the same."""
+    run_export(profile_a, tmp_path / "one")
+    server.sim.honour_version_include = False
+    result = run_export(profile_a, tmp_path / "two")
+    assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
+    assert result.requests > 2 * result.exported + 1
+
+
 def test_no_api_key_or_secret_value_anywhere_in_the_repo(server: Any, profile_a: Any, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     run_export(profile_a, archive)

@@ -141,6 +141,7 @@ class Simulator:
         self.counts: Counter[tuple[int, str]] = Counter()  # (company id, "GET"/"WRITE"/...)
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
+        self.honour_version_include = True  # False: the versions list ignores ?include=
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
         self.rng = random.Random(self.faults.seed)
@@ -333,8 +334,11 @@ class Simulator:
         versions = [c.versions[v] for v in self.state.flow_version_ids(c, f["id"])]
         if request.query_params.get("sort") == "-created_at":
             versions.reverse()
+        include = set(filter(None, request.query_params.get("include", "").split(",")))
+        if not self.honour_version_include:
+            include = set()
         page = paginate(request, versions)
-        page["data"] = [self.state.render_version(c, v, steps=False) for v in page["data"]]
+        page["data"] = [self.state.render_version(c, v, steps=False, include=include) for v in page["data"]]
         return page
 
     async def create_version(self, request: Request, c: Company) -> Any:
@@ -374,8 +378,7 @@ class Simulator:
         return {"data": dict(s)}
 
     async def delete_schedule(self, request: Request, c: Company) -> Any:
-        s = self.state.schedule(c, request.path_params["fv"], request.path_params["schedule"])
-        del c.schedules[s["id"]]
+        self.state.delete_schedule(c, request.path_params["fv"], request.path_params["schedule"])
         return {"message": "Schedule deleted."}
 
     async def patch_step(self, request: Request, c: Company) -> Any:

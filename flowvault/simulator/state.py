@@ -57,6 +57,9 @@ class Company:
     resources: dict[str, dict[int, dict[str, Any]]] = field(
         default_factory=lambda: {t: {} for t in RESOURCE_TYPES}
     )
+    # indexes, so that a request costs the same with 20 flows or 20,000
+    versions_of: dict[int, list[int]] = field(default_factory=dict)
+    schedules_of: dict[int, list[int]] = field(default_factory=dict)
 
 
 class State:
@@ -101,7 +104,7 @@ class State:
         return out
 
     def flow_version_ids(self, c: Company, flow_id: int) -> list[int]:
-        return sorted(v["id"] for v in c.versions.values() if v["flow_id"] == flow_id)
+        return list(c.versions_of.get(flow_id, ()))
 
     def create_flow(self, c: Company, body: dict[str, Any]) -> dict[str, Any]:
         flow = body.get("flow") if isinstance(body.get("flow"), dict) else {}
@@ -159,6 +162,7 @@ class State:
         for vid in self.flow_version_ids(c, f["id"]):
             self.delete_version(c, f["id"], vid)
         del c.flows[f["id"]]
+        c.versions_of.pop(f["id"], None)
 
     # -- versions ------------------------------------------------------------
 
@@ -178,15 +182,19 @@ class State:
         except (KeyError, ValueError, TypeError):
             raise not_found() from None
 
-    def render_version(self, c: Company, v: dict[str, Any], *, steps: bool = True) -> dict[str, Any]:
+    def render_version(self, c: Company, v: dict[str, Any], *, steps: bool = True,
+                       include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
         out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
         out["flow_name"] = c.flows[v["flow_id"]]["name"]
         out["is_deployed"] = v["status"] == "Deployed"
         out["is_editable"] = v["status"] == "Draft"
         out["steps_count"] = len(v["steps"])
         if not steps:
-            out.pop("steps", None)
-            out.pop("variables", None)
+            for key in ("steps", "variables"):
+                if key not in include:
+                    out.pop(key, None)
+        if "schedules" in include:
+            out["schedules"] = [dict(s) for s in self.version_schedules(c, v["id"])]
         return out
 
     def new_version(self, c: Company, flow_id: int, *, iteration: int, status: str = "Draft",
@@ -215,6 +223,7 @@ class State:
             s["position"] = pos
             v["steps"].append(s)
         c.versions[vid] = v
+        c.versions_of.setdefault(flow_id, []).append(vid)
         return v
 
     def create_version(self, c: Company, flow_id: Any) -> dict[str, Any]:
@@ -245,9 +254,10 @@ class State:
 
     def delete_version(self, c: Company, flow_id: Any, version_id: Any) -> None:
         v = self.version(c, flow_id, version_id)
-        for sid in [s["id"] for s in c.schedules.values() if s["flow_version_id"] == v["id"]]:
+        for sid in c.schedules_of.pop(v["id"], []):
             del c.schedules[sid]
         del c.versions[v["id"]]
+        c.versions_of[v["flow_id"]].remove(v["id"])
 
     def copy_version(self, c: Company, flow_id: Any, version_id: Any) -> dict[str, Any]:
         v = self.version(c, flow_id, version_id)
@@ -279,7 +289,7 @@ class State:
 
     def version_schedules(self, c: Company, version_id: Any) -> list[dict[str, Any]]:
         v = self.version_by_id(c, version_id)
-        return [s for s in sorted(c.schedules.values(), key=lambda s: s["id"]) if s["flow_version_id"] == v["id"]]
+        return [c.schedules[sid] for sid in c.schedules_of.get(v["id"], ())]
 
     def create_schedule(self, c: Company, version_id: Any, body: dict[str, Any]) -> dict[str, Any]:
         v = self.version_by_id(c, version_id)
@@ -291,7 +301,13 @@ class State:
         ts = now_iso()
         c.schedules[sid] = {"id": sid, "flow_version_id": v["id"], "cron_string": cron,
                             "deployed_at": body.get("deployed_at"), "created_at": ts, "updated_at": ts}
+        c.schedules_of.setdefault(v["id"], []).append(sid)
         return c.schedules[sid]
+
+    def delete_schedule(self, c: Company, version_id: Any, schedule_id: Any) -> None:
+        s = self.schedule(c, version_id, schedule_id)
+        del c.schedules[s["id"]]
+        c.schedules_of[s["flow_version_id"]].remove(s["id"])
 
     def schedule(self, c: Company, version_id: Any, schedule_id: Any) -> dict[str, Any]:
         v = self.version_by_id(c, version_id)
