@@ -1,0 +1,1 @@
+"""Benchmarks for flowvault, run by hand: ``python -m bench``."""

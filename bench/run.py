@@ -1,0 +1,168 @@
+"""flowvault benchmarks: export and import at the API's rate limit, in bounded memory.
+
+    python -m bench            # defaults: R=50 req/s, L=80 ms, F=2000 flows x V=3 versions, 20k scale point
+    python -m bench --quick    # a smoke run of under a minute
+
+The simulator runs in this process; each flowvault command runs as a child process, as a
+user would run it, so that its wall time and peak RSS are its own. Every figure is
+printed next to its floor: requests / rate limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
+
+from .baseline import sequential_export
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mb: float
+    summary: dict[str, Any]
+
+
+def flowvault(*args: str) -> Run:
+    """Run ``flowvault ARGS --log-format json`` as a child; wall time, peak RSS, summary line."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "flowvault", *args, "--log-format", "json"],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        err_text = err.read()
+    wall = time.monotonic() - started
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    summary = next((e for e in reversed(lines) if e.get("event") == "summary"), None)
+    if summary is None:
+        raise SystemExit(f"flowvault {' '.join(args)} gave no summary (exit {proc.returncode}): {err_text[-400:]}")
+    return Run(wall, usage.ru_maxrss / 1024, summary)
+
+
+def write_config(path: Path, server: SimulatorServer, rate: float, concurrency: int) -> None:
+    lines = []
+    for i, company in enumerate(server.sim.state.companies):
+        var = f"FLOWVAULT_BENCH_KEY_{i}"
+        os.environ[var] = company.api_key
+        lines += [f"[profiles.{company.name}]", f'base_url = "{server.url}"', f'api_key_env = "{var}"',
+                  f"concurrency = {concurrency}", f"rate_limit = {rate}", "timeout = 60", ""]
+    path.write_text("\n".join(lines))
+
+
+def start(flows: int, versions: int, rate: float, latency: float) -> SimulatorServer:
+    state = generate(seed=7, companies=1, flows=flows, versions=versions, empty_companies=1)
+    return SimulatorServer(Simulator(state, Faults(rate_limit=rate, burst=rate, latency=latency))).start()
+
+
+def git_commits(repo: Path) -> int:
+    out = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--flows", type=int, default=2000)
+    ap.add_argument("--versions", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=50.0, help="API rate limit, requests/second per key")
+    ap.add_argument("--latency", type=float, default=0.08, help="seconds added to every reply")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--baseline-flows", type=int, default=None,
+                    help="flows the sequential baseline runs (its time is scaled to --flows); default flows/10")
+    ap.add_argument("--scale-flows", type=int, default=20000, help="0 to skip the scale point")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of under a minute")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.flows, a.latency, a.rate, a.scale_flows = 60, 0.02, 50.0, 600
+        a.baseline_flows = a.baseline_flows or 10
+    base_n = a.baseline_flows or max(1, a.flows // 10)
+    results: dict[str, Any] = {"params": {"flows": a.flows, "versions": a.versions, "rate": a.rate,
+                                          "latency": a.latency, "concurrency": a.concurrency}}
+    work = Path(tempfile.mkdtemp(prefix="flowvault-bench-"))
+    cfg = work / "flowvault.toml"
+    archive = work / "archive"
+
+    with start(a.flows, a.versions, a.rate, a.latency) as server:
+        write_config(cfg, server, a.rate, a.concurrency)
+        common = ["--config", str(cfg)]
+        print(f"simulator: {a.flows} flows x {a.versions} versions, R={a.rate:g}/s, L={a.latency * 1000:g} ms",
+              file=sys.stderr)
+
+        first = flowvault("export", *common, "-p", "company-a", "--archive", str(archive))
+        reqs = first.summary["requests"]
+        base = sequential_export(server.url, server.sim.company(0).api_key, limit=base_n)
+        base_scaled = base.per_flow * a.flows + base.listing
+        results["export"] = {
+            "wall_s": first.wall, "requests": reqs, "floor_s": reqs / a.rate, "ratio": first.wall / (reqs / a.rate),
+            "retries": first.summary["retries"], "peak_rss_mb": first.rss_mb,
+            "baseline_s": base_scaled, "baseline_requests": round(base.requests_per_flow * a.flows),
+            "baseline_measured_flows": base_n, "speedup": base_scaled / first.wall,
+        }
+
+        commits = git_commits(archive)
+        again = flowvault("export", *common, "-p", "company-a", "--archive", str(archive))
+        reqs2 = again.summary["requests"]
+        results["rerun"] = {"wall_s": again.wall, "requests": reqs2, "floor_s": reqs2 / a.rate,
+                            "ratio": again.wall / (reqs2 / a.rate), "files_rewritten": again.summary["files_written"],
+                            "commits": git_commits(archive) - commits}
+
+        imp = flowvault("import", *common, "-t", "company-b", "--archive", str(archive))
+        reqs3 = imp.summary["requests"]
+        results["import"] = {"wall_s": imp.wall, "requests": reqs3, "floor_s": reqs3 / a.rate,
+                             "ratio": imp.wall / (reqs3 / a.rate), "imported": imp.summary["imported"],
+                             "failed": imp.summary["failed"], "peak_rss_mb": imp.rss_mb}
+
+    if a.scale_flows:
+        with start(a.scale_flows, a.versions, 0, 0) as server:
+            write_config(cfg, server, 0, a.concurrency)
+            big = flowvault("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "big"))
+            results["scale"] = {"flows": a.scale_flows, "wall_s": big.wall, "requests": big.summary["requests"],
+                                "peak_rss_mb": big.rss_mb, "commit_s": float(big.summary["commit_time"].rstrip("s"))}
+
+    print_table(results)
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results))
+    return 0
+
+
+def print_table(r: dict[str, Any]) -> None:
+    p = r["params"]
+    print(f"\nflowvault bench: F={p['flows']} flows x V={p['versions']}, R={p['rate']:g} req/s, "
+          f"L={p['latency'] * 1000:g} ms, concurrency {p['concurrency']}")
+    print(f"{'run':<22}{'wall s':>9}{'requests':>10}{'floor s':>9}{'wall/floor':>11}  notes")
+    e = r["export"]
+    print(f"{'export':<22}{e['wall_s']:>9.1f}{e['requests']:>10}{e['floor_s']:>9.1f}{e['ratio']:>11.2f}  "
+          f"retries {e['retries']}, peak RSS {e['peak_rss_mb']:.0f} MB")
+    print(f"{'sequential baseline':<22}{e['baseline_s']:>9.1f}{e['baseline_requests']:>10}{'':>9}{'':>11}  "
+          f"measured on {e['baseline_measured_flows']} flows, scaled; speed-up {e['speedup']:.1f}x")
+    n = r["rerun"]
+    print(f"{'export, no change':<22}{n['wall_s']:>9.1f}{n['requests']:>10}{n['floor_s']:>9.1f}{n['ratio']:>11.2f}  "
+          f"files rewritten {n['files_rewritten']}, commits {n['commits']}")
+    i = r["import"]
+    print(f"{'import':<22}{i['wall_s']:>9.1f}{i['requests']:>10}{i['floor_s']:>9.1f}{i['ratio']:>11.2f}  "
+          f"imported {i['imported']}, failed {i['failed']}, peak RSS {i['peak_rss_mb']:.0f} MB")
+    if "scale" in r:
+        s = r["scale"]
+        print(f"{'export ' + str(s['flows']) + ' flows':<22}{s['wall_s']:>9.1f}{s['requests']:>10}{'':>9}{'':>11}  "
+              f"no latency/limit; peak RSS {s['peak_rss_mb']:.0f} MB, commit {s['commit_s']:.1f} s")
+    print()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
