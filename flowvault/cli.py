@@ -14,7 +14,7 @@ from . import __version__
 from .config import load_config
 import orjson
 
-from .errors import EXIT_ARCHIVE, EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
+from .errors import EXIT_ARCHIVE, EXIT_DOCTOR, EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
 from .output import Reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +60,8 @@ def main() -> None:
 @main.command()
 @config_option
 @click.option("--profile", "-p", help="Profile (company) in the config.")
+@click.option("--all-profiles", is_flag=True,
+              help="Every profile, concurrently, each into ARCHIVE/<profile> (its own git repo).")
 @click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
               help="Archive directory (a git repo; created if absent).")
 @click.option("--flow", "flows", multiple=True, metavar="ID|NAME", help="Only these flows (repeatable).")
@@ -67,18 +69,25 @@ def main() -> None:
 @click.option("--keep-secrets", is_flag=True, help="Archive secret variable values instead of redacting them.")
 @click.option("--message", "-m", default=None, help="Commit message subject.")
 @click.option("--push", is_flag=True, help="Push the commit to the archive's 'origin' remote.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Write a JSON run report here (atomically), for monitoring.")
+@click.option("--heartbeat-url", default=None, metavar="URL",
+              help="GET URL on success, POST URL/fail on failure (healthchecks.io style).")
 @log_option
 @handle_errors
-def export(config_path: Path | None, profile: str | None, archive_dir: Path, flows: tuple[str, ...],
-           concurrency: int | None, keep_secrets: bool, message: str | None, push: bool, log_format: str) -> None:
-    """Export every flow of a company into the archive and commit what changed."""
-    from .exporter import run_export
+def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
+           flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
+           report_path: Path | None, heartbeat_url: str | None, log_format: str) -> None:
+    """Export every flow of a company (or of every profile) into the archive; commit what changed."""
+    from .runs import export_command
 
-    prof = load_config(config_path).profile(profile)
-    result = run_export(prof, archive_dir, flows=flows, concurrency=concurrency, keep_secrets=keep_secrets,
-                        message=message, push=push, reporter=Reporter(log_format))
-    if result.failed or not result.complete:
-        sys.exit(EXIT_PARTIAL)
+    if all_profiles and (profile or flows):
+        raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
+    code = export_command(load_config(config_path), None if all_profiles else profile, archive_dir,
+                          flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
+                          concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push)
+    if code:
+        sys.exit(code)
 
 
 archive_option = click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
@@ -215,6 +224,23 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
             click.echo(line)
     if exit_code and not result.empty:
         sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.option("--profile", "-p", default=None, help="Check only this profile (default: all).")
+@click.option("--archive", "-a", "archives", multiple=True, type=click.Path(path_type=Path),
+              help="Also check this archive (repeatable).")
+def doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...]) -> None:
+    """Check config, keys, API access, archive and remote: one line each, non-zero on any failure."""
+    from .doctor import run_doctor
+
+    checks = run_doctor(config_path, profile, archives)
+    for c in checks:
+        mark = click.style("✓", fg="green") if c.ok else click.style("✗", fg="red")
+        click.echo(f"{mark} {c.what}: {c.detail}")
+    if not all(c.ok for c in checks):
+        sys.exit(EXIT_DOCTOR)
 
 
 @main.group("map")

@@ -193,3 +193,15 @@ def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event 
     return ApiClient(profile.base_url, profile.api_key(), concurrency=concurrency or profile.concurrency,
                      timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=profile.rate_limit,
                      hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event)
+
+
+def ping(url: str, *, ok: bool, body: str = "", timeout: float = 10.0) -> str | None:
+    """A heartbeat: GET ``url`` on success, POST ``url/fail`` with ``body`` otherwise.
+    Returns None when delivered, else a short reason (never raises)."""
+    target = url if ok else url.rstrip("/") + "/fail"
+    try:
+        with httpx.Client(timeout=timeout, headers={"User-Agent": f"flowvault/{__version__}"}) as http:
+            reply = http.get(target) if ok else http.post(target, content=body.encode())
+    except httpx.HTTPError as e:
+        return f"{_describe(e)} ({target.split('?')[0]})"
+    return None if reply.is_success else f"HTTP {reply.status_code} from {target.split('?')[0]}"

@@ -7,6 +7,7 @@
     timeout = 30         # seconds per request
     rate_limit = 0       # requests/second this client allows itself; 0 = only obey 429s
     max_retries = 6
+    heartbeat_url = "https://hc-ping.com/UUID"   # optional: pinged after each run
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Profile:
     rate_limit: float = 0.0
     max_retries: int = 6
     provider: str = "patchworks"
+    heartbeat_url: str | None = None
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -67,7 +69,7 @@ class Config:
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
-    "rate_limit": (int, float), "max_retries": int, "provider": str,
+    "rate_limit": (int, float), "max_retries": int, "provider": str, "heartbeat_url": str,
 }
 
 

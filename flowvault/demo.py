@@ -9,7 +9,7 @@ from typing import Callable
 
 from .config import load_config
 from .errors import ConfigError
-from .exporter import run_export
+from .runs import run_export
 from .history import History
 from .output import Reporter
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 import anyio
 
 from .archive import Archive, Changes, FlowRecord, build_record
 from .canonical import clean
-from .client import ApiClient, client_for
-from .config import Profile
+from .client import ApiClient
 from .errors import FlowvaultError, UsageError, unwrap
 from .history import History
 from .output import Reporter
@@ -37,6 +35,7 @@ class ExportResult:
     secrets_redacted: int = 0
     commit: str | None = None
     commit_seconds: float = 0.0
+    push_error: str | None = None
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
@@ -203,37 +202,3 @@ def commit_export(history: History, result: ExportResult, message: str | None = 
     result.commit = history.commit_all(result.commit_message(message))
     result.commit_seconds = time.monotonic() - started
 
-
-def run_export(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
-               concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
-               push: bool = False, reporter: Reporter | None = None) -> ExportResult:
-    """The whole export action: lock the archive, fetch and write, commit, push."""
-    rep = reporter or Reporter(progress=False)
-    history = History.open(archive_dir, create=True)
-    archive = Archive(history.root)
-
-    async def go() -> ExportResult:
-        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
-            return await export_flows(api, archive, profile=profile.name, base_url=profile.base_url,
-                                      flows=flows, keep_secrets=keep_secrets, reporter=rep,
-                                      workers=2 * (concurrency or profile.concurrency))
-
-    with history.run():
-        result = anyio.run(go)
-        commit_export(history, result, message)
-    report_export(rep, result)
-    if push and history.head() is not None:
-        history.push()
-        rep.event("pushed", commit=history.head())
-    return result
-
-
-def report_export(rep: Reporter, r: ExportResult) -> None:
-    c = r.changes
-    rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
-        "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
-        "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
-        "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
-        "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
-        "commit": r.commit or "none (nothing changed)",
-    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})

@@ -139,6 +139,24 @@ class History:
             return {}
         return {k: v for k, v in _FALLBACK_ID.items() if k not in os.environ}
 
+    def identity(self) -> str:
+        """Who commits: the repository's or global git identity, else flowvault's fallback."""
+        reader = self.repo.config_reader()
+        if reader.has_option("user", "name") and reader.has_option("user", "email"):
+            return f"{reader.get_value('user', 'name')} <{reader.get_value('user', 'email')}>"
+        return (f"{_FALLBACK_ID['GIT_AUTHOR_NAME']} <{_FALLBACK_ID['GIT_AUTHOR_EMAIL']}> "
+                "(no git identity configured: flowvault's fallback)")
+
+    def remote_status(self, remote: str = "origin") -> tuple[bool, str] | None:
+        """None without the remote, else whether ``git ls-remote`` reaches it."""
+        if remote not in [r.name for r in self.repo.remotes]:
+            return None
+        try:
+            self.repo.git.ls_remote("--heads", remote, kill_after_timeout=20)
+        except GitCommandError as e:
+            return False, f"'{remote}' unreachable ({_git_msg(e)})"
+        return True, f"'{remote}' reachable"
+
     def push(self, remote: str = "origin") -> None:
         try:
             if remote not in [r.name for r in self.repo.remotes]:

@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 class Reporter:
     def __init__(self, log_format: str = "text", *, out: TextIO | None = None, err: TextIO | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, context: dict[str, Any] | None = None) -> None:
         self.json = log_format == "json"
+        self.context = context or {}
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         show = self.err.isatty() if progress is None else progress
@@ -28,7 +29,7 @@ class Reporter:
 
     def event(self, event: str, **fields: Any) -> None:
         if self.json:
-            line = orjson.dumps({"event": event, **fields}, option=orjson.OPT_NON_STR_KEYS)
+            line = orjson.dumps({"event": event, **self.context, **fields}, option=orjson.OPT_NON_STR_KEYS)
             self.out.write(line.decode() + "\n")
             self.out.flush()
         elif event in ("flow_failed", "warning", "unresolved"):

@@ -14,7 +14,7 @@ from flowvault.canonical import REDACTED, dumps
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import EXIT_PARTIAL
-from flowvault.exporter import run_export
+from flowvault.runs import run_export
 from flowvault.history import MARKER, History
 
 from .conftest import write_config

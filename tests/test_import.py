@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import ConfigError
-from flowvault.exporter import run_export
+from flowvault.runs import run_export
 from flowvault.plan import parse_map
 from flowvault.restore import run_import, run_restore
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from flowvault.cli import main
 from flowvault.config import load_config
-from flowvault.exporter import run_export
+from flowvault.runs import run_export
 from flowvault.history import History
 from flowvault.restore import run_import
 

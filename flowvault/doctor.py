@@ -1,0 +1,72 @@
+"""``flowvault doctor``: is everything in place for an unattended run? One line per check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from .client import client_for
+from .config import Config, Profile, load_config
+from .errors import FlowvaultError
+from .history import History
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    what: str
+    detail: str
+
+
+async def _api(profile: Profile) -> Check:
+    what = f"profile {profile.name}: API {profile.base_url}"
+    try:
+        async with client_for(profile) as api:
+            api.max_retries = 1
+            reply = await api.get("/api/v1/flows", {"per_page": 1})
+    except FlowvaultError as e:
+        return Check(False, what, str(e))
+    total = reply.get("meta", {}).get("total") if isinstance(reply, dict) else None
+    return Check(True, what, f"key accepted, {total} flows")
+
+
+def check_profile(profile: Profile) -> list[Check]:
+    try:
+        profile.api_key()
+    except FlowvaultError as e:
+        return [Check(False, f"profile {profile.name}: key", str(e))]
+    checks = [Check(True, f"profile {profile.name}: key", f"${profile.api_key_env} is set")]
+    return checks + [anyio.run(_api, profile)]
+
+
+def check_archive(path: Path) -> list[Check]:
+    try:
+        history = History.open(path)
+    except FlowvaultError as e:
+        return [Check(False, f"archive {path}", str(e))]
+    checks = [Check(True, f"archive {path}", f"git repository, HEAD {(history.head() or 'none (no commit yet)')[:10]}")]
+    ident = history.identity()
+    checks.append(Check(True, f"archive {path}: committer", ident))
+    remote = history.remote_status()
+    if remote is not None:
+        checks.append(Check(remote[0], f"archive {path}: remote", remote[1]))
+    return checks
+
+
+def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...]) -> list[Check]:
+    try:
+        config: Config = load_config(config_path)
+    except FlowvaultError as e:
+        return [Check(False, "config", str(e))]
+    checks = [Check(True, "config", f"{config.path}: {len(config.profiles)} profile(s)")]
+    try:
+        chosen = [config.profile(profile)] if profile else [config.profiles[n] for n in sorted(config.profiles)]
+    except FlowvaultError as e:
+        return checks + [Check(False, "profile", str(e))]
+    for p in chosen:
+        checks += check_profile(p)
+    for a in archives:
+        checks += check_archive(a)
+    return checks

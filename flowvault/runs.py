@@ -1,0 +1,174 @@
+"""The export action as cron runs it: one profile or every profile (concurrently, each in
+its own archive and within its own rate limit), a JSON run report, a heartbeat ping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from . import __version__
+from .archive import Archive, atomic_write
+from .canonical import dumps
+from .client import client_for, ping
+from .config import Config, Profile
+from .errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PushError
+from .exporter import ExportResult, commit_export, export_flows
+from .history import History
+from .output import Reporter
+
+
+@dataclass
+class Outcome:
+    """How one profile's run ended: its result (when it got that far), exit code and error."""
+
+    profile: str
+    result: ExportResult | None
+    exit_code: int
+    error: str | None
+    seconds: float
+
+    def report(self) -> dict[str, Any]:
+        r, out = self.result, {"exit_code": self.exit_code, "error": self.error,
+                               "duration_s": round(self.seconds, 3)}
+        out["status"] = "ok" if self.exit_code == 0 else ("partial" if self.exit_code == EXIT_PARTIAL else "error")
+        if r is not None:
+            c = r.changes
+            out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "added": c.added,
+                    "changed": c.changed, "removed": c.removed, "failed": r.failed, "warnings": r.warnings,
+                    "requests": r.requests, "retries": r.retries, "commit": r.commit}
+        return out
+
+
+async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
+                         concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
+                         push: bool = False, reporter: Reporter | None = None) -> ExportResult:
+    """Lock the archive, fetch and write, commit, push. A push failure is kept in the result."""
+    rep = reporter or Reporter(progress=False)
+    history = History.open(archive_dir, create=True)
+    with history.run():
+        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+            result = await export_flows(api, Archive(history.root), profile=profile.name,
+                                        base_url=profile.base_url, flows=flows, keep_secrets=keep_secrets,
+                                        reporter=rep, workers=2 * (concurrency or profile.concurrency))
+        commit_export(history, result, message)
+    report_export(rep, result)
+    if push and history.head() is not None:
+        try:
+            history.push()
+            rep.event("pushed", commit=history.head())
+        except PushError as e:
+            result.push_error = str(e)
+    return result
+
+
+def run_export(profile: Profile, archive_dir: Path | str, **kwargs: Any) -> ExportResult:
+    """``export_profile`` from synchronous code; a push failure raises PushError."""
+    result = anyio.run(functools.partial(export_profile, profile, archive_dir, **kwargs))
+    if result.push_error:
+        raise PushError(result.push_error)
+    return result
+
+
+def exit_code(result: ExportResult) -> int:
+    if result.push_error:
+        return EXIT_PUSH
+    return EXIT_PARTIAL if result.failed or not result.complete else 0
+
+
+async def export_all(profiles: list[Profile], archive_root: Path, *, log_format: str = "text",
+                     **kwargs: Any) -> list[Outcome]:
+    """Every profile concurrently, each into ``archive_root/<profile>`` (its own git repo);
+    one failing profile does not stop the others."""
+    outcomes: list[Outcome] = []
+
+    async def one(profile: Profile) -> None:
+        started = time.monotonic()
+        rep = Reporter(log_format, progress=False, context={"profile": profile.name})
+        try:
+            result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
+            outcome = Outcome(profile.name, result, exit_code(result), result.push_error, 0.0)
+        except FlowvaultError as e:
+            rep.event("error", message=f"profile '{profile.name}': {e}")
+            if not rep.json:
+                rep.line(f"flowvault: error: profile '{profile.name}': {e}", err=True)
+            outcome = Outcome(profile.name, None, e.exit_code, str(e), 0.0)
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+
+    async with anyio.create_task_group() as tg:
+        for p in profiles:
+            tg.start_soon(one, p)
+    return sorted(outcomes, key=lambda o: o.profile)
+
+
+def worst(outcomes: list[Outcome]) -> int:
+    return max((o.exit_code for o in outcomes), default=0)
+
+
+def write_report(path: Path, outcomes: list[Outcome], started: dt.datetime) -> None:
+    """The JSON run report for monitoring, written atomically."""
+    report = {"flowvault_version": __version__, "started_at": started.isoformat(timespec="seconds"),
+              "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "exit_code": worst(outcomes), "profiles": {o.profile: o.report() for o in outcomes}}
+    atomic_write(path, dumps(report))
+
+
+def heartbeat(url: str, outcomes: list[Outcome], rep: Reporter) -> None:
+    """healthchecks.io convention: GET URL on success, POST URL/fail with the summary otherwise.
+    A heartbeat that cannot be delivered is a warning, never a reason to fail the backup."""
+    code = worst(outcomes)
+    lines = [f"{o.profile}: {o.report()['status']} (exit {o.exit_code}){': ' + o.error if o.error else ''}"
+             for o in outcomes]
+    error = ping(url, ok=code == 0, body="\n".join(lines) + "\n")
+    if error:
+        rep.event("warning", message=f"heartbeat not delivered: {error}")
+
+
+def export_command(config: Config, profile: str | None, archive_dir: Path, *, flows: tuple[str, ...] = (),
+                   report_path: Path | None = None, heartbeat_url: str | None = None, log_format: str = "text",
+                   **options: Any) -> int:
+    """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats; exit code."""
+    started = dt.datetime.now(dt.timezone.utc)
+    rep = Reporter(log_format)
+    if profile is None:
+        profiles = [config.profiles[name] for name in sorted(config.profiles)]
+        outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, **options))
+    else:
+        prof = config.profile(profile)
+        clock = time.monotonic()
+        try:
+            result = anyio.run(functools.partial(export_profile, prof, archive_dir, flows=flows, reporter=rep,
+                                                 **options))
+            outcomes = [Outcome(prof.name, result, exit_code(result), result.push_error, 0.0)]
+        except FlowvaultError as e:
+            outcomes = [Outcome(prof.name, None, e.exit_code, str(e), 0.0)]
+        outcomes[0].seconds = time.monotonic() - clock
+        if outcomes[0].error:
+            rep.line(f"flowvault: error: {outcomes[0].error}", err=True)
+    if report_path is not None:
+        write_report(report_path, outcomes, started)
+    pings: dict[str, list[Outcome]] = {heartbeat_url: outcomes} if heartbeat_url else {}
+    for o in outcomes:
+        url = config.profiles[o.profile].heartbeat_url
+        if url:
+            pings.setdefault(url, []).append(o)
+    for url, group in pings.items():
+        heartbeat(url, group, rep)
+    return worst(outcomes)
+
+
+def report_export(rep: Reporter, r: ExportResult) -> None:
+    c = r.changes
+    rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
+        "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
+        "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
+        "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
+        "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
+        "commit": r.commit or "none (nothing changed)",
+    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})
