@@ -55,7 +55,7 @@ def sha256(data: bytes) -> str:
 class FlowRecord:
     """Everything archived for one flow: relative file path (inside its folder) → bytes."""
 
-    flow_id: int
+    flow_id: int | str
     name: str
     files: dict[str, bytes]
     versions: int
@@ -74,7 +74,9 @@ def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str,
     files = {"flow.json": dumps(flow), "export.json": dumps(export_doc)}
     for v in versions:
         files[f"versions/{int(v['id'])}.json"] = dumps(v)
-    return FlowRecord(flow_id=int(flow["id"]), name=str(flow.get("name", "")), files=files, versions=len(versions))
+    fid = flow["id"]
+    return FlowRecord(flow_id=int(fid) if str(fid).isdigit() else str(fid), name=str(flow.get("name", "")),
+                      files=files, versions=len(versions))
 
 
 def atomic_write(path: Path, data: bytes) -> bool:
@@ -163,12 +165,13 @@ class Archive:
                        secrets: str) -> bool:
         manifest = {"format": FORMAT, "flowvault_version": __version__, "source": source,
                     "secrets": secrets,
-                    "flows": {k: flows[k] for k in sorted(flows, key=_id_key)}}
+                    "flows": {k: flows[k] for k in sorted(flows, key=id_key)}}
         return atomic_write(self.root / MANIFEST, dumps(manifest))
 
 
-def _id_key(flow_id: str) -> tuple[int, str]:
-    return (int(flow_id), "") if flow_id.isdigit() else (0, flow_id)
+def id_key(flow_id: str) -> tuple[int, str]:
+    """Sort key: numeric IDs by value, others (UUIDs) after them by text."""
+    return (0, f"{int(flow_id):020d}") if flow_id.isdigit() else (1, flow_id)
 
 
 def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
@@ -216,7 +219,7 @@ class Snapshot:
     def select(self, wanted: tuple[str, ...] | list[str]) -> list[str]:
         """Flow IDs for ``--flow ID|NAME`` (all when empty); UsageError for an unknown one."""
         if not wanted:
-            return sorted(self.flows, key=_id_key)
+            return sorted(self.flows, key=id_key)
         out: list[str] = []
         for w in wanted:
             hits = [fid for fid, e in self.flows.items() if fid == w or e.get("name") == w]

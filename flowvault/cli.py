@@ -271,19 +271,21 @@ def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: 
               help="Extra companies with resources but no flows (import targets).")
 @click.option("--flows", type=click.IntRange(0, 100_000), default=50, show_default=True)
 @click.option("--versions", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option("--ocp-flows", type=click.IntRange(0, 100_000), default=0, show_default=True,
+              help="OCP orchestrator flows per populated company (its tenant).")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True)
 @click.option("--rate-limit", type=float, default=0.0, help="Requests/second per key (0 = none).")
 @click.option("--latency", type=float, default=0.0, help="Seconds added to every reply.")
 @click.option("--error-rate", type=float, default=0.0, help="Fraction of replies that are 500/502/503.")
 @click.option("--drop-rate", type=float, default=0.0, help="Fraction of connections dropped.")
-def simulator(companies: int, empty_companies: int, flows: int, versions: int, seed: int, port: int,
+def simulator(companies: int, empty_companies: int, flows: int, versions: int, ocp_flows: int, seed: int, port: int,
               rate_limit: float, latency: float, error_rate: float, drop_rate: float) -> None:
     """Serve the built-in Patchworks API simulator on 127.0.0.1 (for trying flowvault)."""
     from .simulator import Faults, Simulator, SimulatorServer, generate
 
     state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
-                     empty_companies=empty_companies)
+                     empty_companies=empty_companies, ocp_flows=ocp_flows)
     faults = Faults(rate_limit=rate_limit, latency=latency, error_rate=error_rate, drop_rate=drop_rate, seed=seed)
     server = SimulatorServer(Simulator(state, faults), port=port)
     click.echo(f"flowvault simulator on {server.url}  (Ctrl-C to stop)")

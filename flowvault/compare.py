@@ -10,6 +10,7 @@ from .client import client_for
 from .config import Profile
 from .diff import Diff, diff_views, live_view, snapshot_view
 from .history import History
+from .providers import provider_for
 from .timeline import open_snapshot
 
 
@@ -23,7 +24,7 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
 
         async def go() -> dict[str, tuple[str, dict[str, bytes]]]:
             async with client_for(profile) as api:
-                return await live_view(api, keep, workers=2 * profile.concurrency)
+                return await live_view(api, provider_for(profile.provider), keep, workers=2 * profile.concurrency)
 
         return diff_views(snapshot_view(snapshot), anyio.run(go))
     old = open_snapshot(history, revs[0] if revs else "HEAD")

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 DEFAULT_CONFIG = Path("flowvault.toml")
-PROVIDERS = ("patchworks",)
+PROVIDERS = ("patchworks", "ocp")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from .archive import Snapshot
 from .canonical import loads
 from .client import ApiClient
 from .errors import unwrap
-from .exporter import ExportResult, fetch_flow, list_flows
+from .exporter import ExportResult, list_flows
+from .providers import Provider
 
 #: flow ID → (name, {relative path: bytes})
 View = dict[str, tuple[str, dict[str, bytes]]]
@@ -54,14 +55,14 @@ def snapshot_view(snapshot: Snapshot) -> View:
             for fid, e in snapshot.flows.items()}
 
 
-async def live_view(api: ApiClient, keep_secrets: bool, workers: int = 16) -> View:
-    listing = await list_flows(api, ExportResult(profile=""))
+async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
+    listing = await list_flows(api, ExportResult(profile=""), provider)
     view: View = {}
     queue = iter(listing)
 
     async def worker() -> None:
         for flow in queue:
-            record, _ = await fetch_flow(api, flow, keep_secrets)
+            record, _ = await provider.fetch(api, flow, keep_secrets)
             view[str(record.flow_id)] = (record.name, record.files)
 
     try:

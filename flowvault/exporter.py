@@ -12,14 +12,12 @@ from typing import Any, Iterator
 
 import anyio
 
-from .archive import Archive, Changes, FlowRecord, build_record
-from .canonical import clean
+from .archive import Archive, Changes, id_key
 from .client import ApiClient
 from .errors import FlowvaultError, UsageError, unwrap
 from .history import History
 from .output import Reporter
-
-FLOWS = "/api/v1/flows"
+from .providers import PATCHWORKS, Provider
 
 
 @dataclass
@@ -55,82 +53,38 @@ class ExportResult:
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
-VERSION_INCLUDE = "steps,variables,schedules"
-
-
-async def fetch_flow(api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
-    """Every request for one flow: the export document and the versions list (all pages)
-    with steps, variables and schedules included — two requests for most flows. A version
-    the list returns without them is fetched by its detail and schedules endpoints.
-    Returns the record and the number of redacted secret values."""
-    fid = int(flow["id"])
-    found: list[str] = []
-    got: dict[str, Any] = {}
-
-    async def export_doc() -> None:
-        got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
-
-    async def version_list() -> None:
-        got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(export_doc)
-        tg.start_soon(version_list)
-
-    versions: dict[int, dict[str, Any]] = {}
-    for v in got["versions"]:
-        if not isinstance(v, dict) or "id" not in v:
-            raise FlowvaultError(f"GET {FLOWS}/{fid}/versions: a version has no 'id'")
-        versions[int(v["id"])] = v
-
-    async def complete(vid: int) -> None:
-        reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
-        detail = reply.get("data") if isinstance(reply, dict) else None
-        if not isinstance(detail, dict):
-            raise FlowvaultError(f"flow {fid}: version {vid} detail has no 'data' object")
-        schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
-        versions[vid] = {**detail, "schedules": schedules}
-
-    async with anyio.create_task_group() as tg:
-        for vid, v in versions.items():
-            if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
-                tg.start_soon(complete, vid)
-    cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, keep_secrets, found)
-               for _, v in sorted(versions.items())]
-    record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), cleaned)
-    return record, len(found)
-
-
 def select_flows(listing: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
     """Flows matching ``--flow ID|NAME`` (every flow when none is given)."""
     if not wanted:
         return listing
-    chosen: dict[int, dict[str, Any]] = {}
+    chosen: dict[str, dict[str, Any]] = {}
     for w in wanted:
         hits = [f for f in listing if str(f["id"]) == w or f.get("name") == w]
         if not hits:
             raise UsageError(f"no flow with ID or name '{w}' in the company")
-        chosen.update({int(f["id"]): f for f in hits})
-    return [chosen[k] for k in sorted(chosen)]
+        chosen.update({str(f["id"]): f for f in hits})
+    return [chosen[k] for k in sorted(chosen, key=id_key)]
 
 
-async def list_flows(api: ApiClient, result: ExportResult) -> list[dict[str, Any]]:
-    items, total = await api.paginate(FLOWS, {"include": "labels", "sort": "id"})
-    unique: dict[int, dict[str, Any]] = {}
+async def list_flows(api: ApiClient, result: ExportResult, provider: Provider) -> list[dict[str, Any]]:
+    """Every flow the provider lists, once each; marks the result incomplete (so that nothing
+    is removed) when the count differs from the total the API claims."""
+    items, total = await provider.list_flows(api)
+    unique: dict[str, dict[str, Any]] = {}
     for item in items:
         if not isinstance(item, dict) or "id" not in item:
-            raise FlowvaultError(f"GET {FLOWS}: a listed flow has no 'id'")
-        unique[int(item["id"])] = item
+            raise FlowvaultError(f"{provider.name}: a listed flow has no 'id'")
+        unique[str(item["id"])] = item
     result.listed = len(unique)
     if len(unique) != total or len(items) != total:
         result.complete = False
         result.warnings.append(f"the listing returned {len(unique)} distinct flows but meta.total says {total}; "
                                "no flow is recorded as removed in this run")
-    return [unique[k] for k in sorted(unique)]
+    return [unique[k] for k in sorted(unique, key=id_key)]
 
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
-                       flows: tuple[str, ...] = (), keep_secrets: bool = False,
+                       provider: Provider = PATCHWORKS, flows: tuple[str, ...] = (), keep_secrets: bool = False,
                        reporter: Reporter | None = None, workers: int = 16) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
     caller holds ``History.run()`` so that an interrupted run is rolled back."""
@@ -138,7 +92,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     result = ExportResult(profile=profile)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
-    listing = await list_flows(api, result)
+    listing = await list_flows(api, result, provider)
     chosen = select_flows(listing, flows)
     new_entries: dict[str, dict[str, Any]] = {}
     rep.start(len(chosen), f"export {profile}")
@@ -149,7 +103,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             fid = str(flow["id"])
             label = f"{flow.get('name')} (#{fid})"
             try:
-                record, secrets = await fetch_flow(api, flow, keep_secrets)
+                record, secrets = await provider.fetch(api, flow, keep_secrets)
             except Exception as exc:  # noqa: BLE001 - one flow's failure must not stop the others
                 err = unwrap(exc)
                 if not isinstance(err, FlowvaultError):
@@ -188,7 +142,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         else:
             archive.remove_flow(fid, entry, result.changes)
     secrets = "kept" if keep_secrets else "redacted"
-    archive.write_manifest({"profile": profile, "base_url": base_url, "provider": "patchworks"},
+    archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
                            new_entries, secrets)
     result.requests, result.retries = api.stats.requests, api.stats.retries
     result.seconds = time.monotonic() - started

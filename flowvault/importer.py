@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 
 import anyio
 
-from .archive import ArchivedFlow, Snapshot, atomic_write
+from .archive import ArchivedFlow, Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
 from .errors import ApiError, AuthError, FlowvaultError, NotFoundError, ValidationError, unwrap
@@ -51,7 +51,7 @@ class ImportResult:
     @property
     def ok(self) -> bool:
         if self.dry_run:
-            return all(not p.unresolved and p.action != "conflict" for p in self.plans)
+            return all(not p.unresolved and p.action not in ("conflict", "invalid") for p in self.plans)
         return not self.failed and not self.conflicts
 
 
@@ -91,26 +91,27 @@ class Ledger:
         self.path = archive_root / IMPORTS_DIR / f"{profile}.json"
         self.journal = git_dir / f"flowvault-import-{profile}.jsonl"
         self.meta = {"profile": profile, "base_url": base_url}
-        self.flows: dict[int, dict[str, Any]] = {}
-        self.started: dict[int, dict[str, Any]] = {}
+        self.flows: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             data = loads(self.path.read_bytes())
-            self.flows = {int(k): v for k, v in data.get("flows", {}).items()}
+            self.flows = {str(k): v for k, v in data.get("flows", {}).items()}
         if self.journal.exists():
             for line in self.journal.read_text().splitlines():
                 try:
                     entry = json.loads(line)
                 except ValueError:
                     continue  # a line torn by a kill
-                src = int(entry["src"])
+                src = str(entry["src"])
                 if entry["op"] == "start":
                     self.started[src] = entry
                 else:
-                    self.flows[src] = {"target_id": entry["target_id"], "name": entry["name"],
+                    self.flows[src] = {**{k: v for k, v in entry.items() if k not in ("op", "src")},
                                        "complete": entry["op"] == "done"}
                     self.started.pop(src, None)
 
-    def log(self, op: str, src: int, **fields: Any) -> None:
+    def log(self, op: str, src: int | str, **fields: Any) -> None:
+        src = str(src)
         self.journal.parent.mkdir(parents=True, exist_ok=True)
         with open(self.journal, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"op": op, "src": src, **fields}, ensure_ascii=False) + "\n")
@@ -119,10 +120,10 @@ class Ledger:
         if op == "start":
             self.started[src] = {"src": src, **fields}
         else:
-            self.flows[src] = {"target_id": fields["target_id"], "name": fields["name"], "complete": op == "done"}
+            self.flows[src] = {**{k: v for k, v in fields.items() if k != "pre"}, "complete": op == "done"}
 
     def save(self) -> bool:
-        data = {"target": self.meta, "flows": {str(k): self.flows[k] for k in sorted(self.flows)}}
+        data = {"target": self.meta, "flows": {k: self.flows[k] for k in sorted(self.flows, key=id_key)}}
         return atomic_write(self.path, dumps(data))
 
     def clear_journal(self) -> None:
@@ -148,7 +149,7 @@ class Importer:
         self.target = target = await load_target(self.api)
         if not result.dry_run:
             self._recover(target)
-        done = {src: int(e["target_id"]) for src, e in self.ledger.flows.items()
+        done = {int(src): int(e["target_id"]) for src, e in self.ledger.flows.items()
                 if e.get("complete") and int(e["target_id"]) in target.flows}
         flows = self._with_dependencies(self.snapshot.select(wanted), done, target)
         order, cycles = dependency_order(flows)
@@ -217,7 +218,7 @@ class Importer:
 
     async def _one(self, plan: FlowPlan, result: ImportResult) -> None:
         src = int(plan.flow.flow_id)
-        entry = self.ledger.flows.get(src)
+        entry = self.ledger.flows.get(plan.flow.flow_id)
         if plan.action == "skip":
             result.skipped.append(plan.label)
             return
@@ -304,24 +305,7 @@ class Importer:
         return target_id
 
     async def _create_once(self, path: str, body: Any, created: Callable[[], Awaitable[Any]]) -> Any:
-        """POST a create that must not happen twice: after an ambiguous failure (5xx, dropped
-        connection, timeout) ask ``created()`` whether it happened before trying again."""
-        attempt = 0
-        while True:
-            try:
-                return await self.api.post(path, body, safe_to_retry=False)
-            except (ValidationError, AuthError, NotFoundError):
-                raise
-            except ApiError as e:
-                if e.status is not None and e.status < 500 and e.status != 429:
-                    raise
-                found = await created()
-                if found is not None:
-                    return found
-                if attempt >= self.api.max_retries:
-                    raise
-            await anyio.sleep(backoff(attempt))
-            attempt += 1
+        return await create_once(self.api, path, body, created)
 
     async def _sync_schedules(self, version_id: int, crons: list[str], fresh: bool) -> None:
         """Create the schedules the target version lacks (idempotent: compares cron strings)."""
@@ -386,9 +370,8 @@ class Importer:
             await self.api.put(f"{FLOWS}/{target_id}", update)
 
     async def _patch(self, plan: FlowPlan, ref: Ref, result: ImportResult) -> None:
-        src = int(plan.flow.flow_id)
-        entry = self.ledger.flows.get(src)
-        dep = self.ledger.flows.get(ref.source_id)
+        entry = self.ledger.flows.get(plan.flow.flow_id)
+        dep = self.ledger.flows.get(str(ref.source_id))
         if plan.label in result.failed or not entry:
             return
         where = self.steps.get((plan.flow.flow_id, ref.iteration))
@@ -398,6 +381,27 @@ class Importer:
             return
         await self.api.patch(f"/api/v1/flow-versions/{where[0]}/graph/steps/{where[1][ref.step_index]}",
                              {ref.field: int(dep["target_id"])})
+
+
+async def create_once(api: ApiClient, path: str, body: Any, created: Callable[[], Awaitable[Any]]) -> Any:
+    """POST a create that must not happen twice: after an ambiguous failure (5xx, dropped
+    connection, timeout) ask ``created()`` whether it happened before trying again."""
+    attempt = 0
+    while True:
+        try:
+            return await api.post(path, body, safe_to_retry=False)
+        except (ValidationError, AuthError, NotFoundError):
+            raise
+        except ApiError as e:
+            if e.status is not None and e.status < 500 and e.status != 429:
+                raise
+            found = await created()
+            if found is not None:
+                return found
+            if attempt >= api.max_retries:
+                raise
+        await anyio.sleep(backoff(attempt))
+        attempt += 1
 
 
 def _waves(plans: dict[str, FlowPlan]) -> list[list[FlowPlan]]:

@@ -39,7 +39,7 @@ def decode(status: int, body: bytes, *, method: str, path: str, hint: str = "") 
                                     status=status, method=method, path=path) from None
     if 200 <= status < 300:
         return data
-    message = data.get("message") if isinstance(data, dict) else None
+    message = _message(data)
     text = f"{where}: {status} {_short(message or 'error')}"
     errors = data.get("errors") if isinstance(data, dict) and isinstance(data.get("errors"), dict) else None
     if status in (401, 403):
@@ -53,6 +53,19 @@ def decode(status: int, body: bytes, *, method: str, path: str, hint: str = "") 
             text += f" [{first[0]}: {_short(first[1][0] if isinstance(first[1], list) and first[1] else first[1])}]"
         raise ValidationError(text, status=status, method=method, path=path, errors=errors)
     raise ApiError(text, status=status, method=method, path=path, errors=errors)
+
+
+def _message(data: Any) -> str | None:
+    """The error text of a reply: Laravel's ``message``, DRF's ``detail``, or the first field error."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("message", "detail"):
+        if isinstance(data.get(key), str):
+            return str(data[key])
+    for key, value in data.items():
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return f"{key}: {value[0]}"
+    return None
 
 
 def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

@@ -14,6 +14,7 @@ from .history import History
 from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
 from .output import Reporter
 from .plan import load_map, map_template
+from .providers.ocp import import_ocp
 from .timeline import find_flow, open_snapshot
 
 
@@ -29,6 +30,9 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
 
     async def go() -> ImportResult:
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+            if profile.provider == "ocp":
+                return await import_ocp(api, snapshot, ledger, target=profile.name, flows=flows, dry_run=dry_run,
+                                        on_conflict=on_conflict, reporter=rep)
             return await import_archive(api, snapshot, ledger, mapping, target=profile.name, flows=flows,
                                         dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
                                         workers=concurrency or profile.concurrency)

@@ -21,6 +21,7 @@ from .errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PushError
 from .exporter import ExportResult, commit_export, export_flows
 from .history import History
 from .output import Reporter
+from .providers import provider_for
 
 
 @dataclass
@@ -54,7 +55,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
     with history.run():
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
             result = await export_flows(api, Archive(history.root), profile=profile.name,
-                                        base_url=profile.base_url, flows=flows, keep_secrets=keep_secrets,
+                                        base_url=profile.base_url, provider=provider_for(profile.provider),
+                                        flows=flows, keep_secrets=keep_secrets,
                                         reporter=rep, workers=2 * (concurrency or profile.concurrency))
         commit_export(history, result, message)
     report_export(rep, result)

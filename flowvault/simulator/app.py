@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .ocp import OcpRoutes
 from .state import Company, SimError, State
 
 Handler = Callable[[Request, Company], Awaitable[Any]]
@@ -146,6 +147,7 @@ class Simulator:
         self.hostile: str | None = None
         self.rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
+        self.ocp = OcpRoutes(random.Random(self.faults.seed + 1))
         self.app = Starlette(routes=self._routes())
 
     # -- Python API for tests, the demo and bench -----------------------------
@@ -189,6 +191,12 @@ class Simulator:
             Route("/api/v1/flow-versions/{fv}/schedules/{schedule}", r(self.delete_schedule), methods=["DELETE"]),
             Route("/api/v1/flow-versions/{fv}/graph/steps/{step}", r(self.patch_step), methods=["PATCH"]),
             Route("/api/v1/{rtype:str}", r(self.list_resources), methods=["GET"]),
+            Route("/api/flows/", r(self.ocp.list), methods=["GET"]),
+            Route("/api/flows/", r(self.ocp.create), methods=["POST"]),
+            Route("/api/flows/{fid}/", r(self.ocp.get), methods=["GET"]),
+            Route("/api/flows/{fid}/", r(self.ocp.update), methods=["PUT"]),
+            Route("/api/flows/{fid}/", r(self.ocp.delete), methods=["DELETE"]),
+            Route("/api/apps/{fid}/status/", r(self.ocp.status), methods=["GET"]),
         ]
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import random
 
+from .ocp import generate_ocp
 from .state import RESOURCE_TYPES, Company, State
 
 VERBS = ["Sync", "Import", "Export", "Push", "Pull", "Reconcile", "Route", "Enrich"]
@@ -147,11 +148,13 @@ def add_flow(state: State, c: Company, rng: random.Random, *, name: str, version
 
 
 def generate(*, seed: int = 7, companies: int = 2, flows: int = 50, versions: int = 3,
-             empty_companies: int = 0) -> State:
-    """Build a state with ``companies`` populated companies, plus empty ones (import targets)."""
+             empty_companies: int = 0, ocp_flows: int = 0) -> State:
+    """Build a state with ``companies`` populated companies, plus empty ones (import targets).
+    Populated companies also get ``ocp_flows`` OCP orchestrator flows (their tenant)."""
     state = State()
     for i in range(companies):
         add_company(state, i, seed=seed, flows=flows, versions=versions)
+        generate_ocp(state.companies[-1], random.Random(seed * 7919 + i), ocp_flows)
     for j in range(empty_companies):
         add_company(state, companies + j, seed=seed, flows=0, versions=versions)
     return state
