@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="flows the sequential baseline runs (its time is scaled to --flows); default flows/10")
     ap.add_argument("--scale-flows", type=int, default=20000, help="0 to skip the scale point")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run of under a minute")
-    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here (after each step)")
+    ap.add_argument("--skip-main", action="store_true", help="only the scale point")
     a = ap.parse_args(argv)
     if a.quick:
         a.flows, a.latency, a.rate, a.scale_flows = 60, 0.02, 50.0, 600
@@ -97,6 +98,30 @@ def main(argv: list[str] | None = None) -> int:
     cfg = work / "flowvault.toml"
     archive = work / "archive"
 
+    def save(step: str) -> None:
+        print(f"  {step}: {json.dumps(results[step])}", file=sys.stderr)
+        if a.json:
+            a.json.write_text(json.dumps(results, indent=2) + "\n")
+
+    if not a.skip_main:
+        main_steps(a, results, cfg, archive, base_n, save)
+    if a.scale_flows:
+        with start(a.scale_flows, a.versions, 0, 0) as server:
+            write_config(cfg, server, 0, a.concurrency)
+            big = flowvault("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "big"))
+            size = subprocess.run(["du", "-sk", str(work / "big" / ".git")], capture_output=True, text=True)
+            results["scale"] = {"flows": a.scale_flows, "wall_s": big.wall, "requests": big.summary["requests"],
+                                "peak_rss_mb": big.rss_mb, "commit_s": float(big.summary["commit_time"].rstrip("s")),
+                                "git_dir_mb": int(size.stdout.split()[0]) / 1024}
+            save("scale")
+
+    print_table(results)
+    print(json.dumps(results))
+    return 0
+
+
+def main_steps(a: argparse.Namespace, results: dict[str, Any], cfg: Path, archive: Path, base_n: int,
+               save: Any) -> None:
     with start(a.flows, a.versions, a.rate, a.latency) as server:
         write_config(cfg, server, a.rate, a.concurrency)
         common = ["--config", str(cfg)]
@@ -113,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             "baseline_s": base_scaled, "baseline_requests": round(base.requests_per_flow * a.flows),
             "baseline_measured_flows": base_n, "speedup": base_scaled / first.wall,
         }
+        save("export")
 
         commits = git_commits(archive)
         again = flowvault("export", *common, "-p", "company-a", "--archive", str(archive))
@@ -120,29 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         results["rerun"] = {"wall_s": again.wall, "requests": reqs2, "floor_s": reqs2 / a.rate,
                             "ratio": again.wall / (reqs2 / a.rate), "files_rewritten": again.summary["files_written"],
                             "commits": git_commits(archive) - commits}
+        save("rerun")
 
         imp = flowvault("import", *common, "-t", "company-b", "--archive", str(archive))
         reqs3 = imp.summary["requests"]
         results["import"] = {"wall_s": imp.wall, "requests": reqs3, "floor_s": reqs3 / a.rate,
                              "ratio": imp.wall / (reqs3 / a.rate), "imported": imp.summary["imported"],
                              "failed": imp.summary["failed"], "peak_rss_mb": imp.rss_mb}
-
-    if a.scale_flows:
-        with start(a.scale_flows, a.versions, 0, 0) as server:
-            write_config(cfg, server, 0, a.concurrency)
-            big = flowvault("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "big"))
-            results["scale"] = {"flows": a.scale_flows, "wall_s": big.wall, "requests": big.summary["requests"],
-                                "peak_rss_mb": big.rss_mb, "commit_s": float(big.summary["commit_time"].rstrip("s"))}
-
-    print_table(results)
-    if a.json:
-        a.json.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results))
-    return 0
+        save("import")
 
 
 def print_table(r: dict[str, Any]) -> None:
     p = r["params"]
+    if "export" not in r:
+        print(json.dumps(r.get("scale")))
+        return
     print(f"\nflowvault bench: F={p['flows']} flows x V={p['versions']}, R={p['rate']:g} req/s, "
           f"L={p['latency'] * 1000:g} ms, concurrency {p['concurrency']}")
     print(f"{'run':<22}{'wall s':>9}{'requests':>10}{'floor s':>9}{'wall/floor':>11}  notes")
@@ -160,7 +178,8 @@ def print_table(r: dict[str, Any]) -> None:
     if "scale" in r:
         s = r["scale"]
         print(f"{'export ' + str(s['flows']) + ' flows':<22}{s['wall_s']:>9.1f}{s['requests']:>10}{'':>9}{'':>11}  "
-              f"no latency/limit; peak RSS {s['peak_rss_mb']:.0f} MB, commit {s['commit_s']:.1f} s")
+              f"no latency/limit; peak RSS {s['peak_rss_mb']:.0f} MB, commit {s['commit_s']:.1f} s, "
+              f".git {s['git_dir_mb']:.0f} MB")
     print()
 
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
 from .archive import Snapshot
 from .canonical import loads
 from .client import ApiClient
-from .errors import unwrap
 from .exporter import ExportResult, list_flows
+from .pool import for_each
 from .providers import Provider
 
 #: flow ID → (name, {relative path: bytes})
@@ -58,19 +56,12 @@ def snapshot_view(snapshot: Snapshot) -> View:
 async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
     listing = await list_flows(api, ExportResult(profile=""), provider)
     view: View = {}
-    queue = iter(listing)
 
-    async def worker() -> None:
-        for flow in queue:
-            record, _ = await provider.fetch(api, flow, keep_secrets)
-            view[str(record.flow_id)] = (record.name, record.files)
+    async def fetch(flow: dict[str, Any]) -> None:
+        record, _ = await provider.fetch(api, flow, keep_secrets)
+        view[str(record.flow_id)] = (record.name, record.files)
 
-    try:
-        async with anyio.create_task_group() as tg:
-            for _ in range(max(1, min(workers, len(listing)))):
-                tg.start_soon(worker)
-    except BaseExceptionGroup as eg:
-        raise unwrap(eg) from None
+    await for_each(listing, fetch, workers)
     return view
 
 

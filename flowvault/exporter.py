@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
-
-import anyio
+from typing import Any
 
 from .archive import Archive, Changes, id_key
 from .client import ApiClient
 from .errors import FlowvaultError, UsageError, unwrap
 from .history import History
 from .output import Reporter
+from .pool import for_each
 from .providers import PATCHWORKS, Provider
+
+
+MAX_BODY_LINES = 1000
 
 
 @dataclass
@@ -50,6 +52,8 @@ class ExportResult:
                 (("added", self.changes.added), ("changed", self.changes.changed), ("removed", self.changes.removed))
                 for name in names]
         body += [f"failed (kept previous copy): {name}: {why}" for name, why in self.failed.items()]
+        if len(body) > MAX_BODY_LINES:  # the archive's diff has the rest
+            body = body[:MAX_BODY_LINES] + [f"… and {len(body) - MAX_BODY_LINES} more"]
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
@@ -96,38 +100,31 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     chosen = select_flows(listing, flows)
     new_entries: dict[str, dict[str, Any]] = {}
     rep.start(len(chosen), f"export {profile}")
-    queue: Iterator[dict[str, Any]] = iter(chosen)
-
-    async def worker() -> None:
-        for flow in queue:
-            fid = str(flow["id"])
-            label = f"{flow.get('name')} (#{fid})"
-            try:
-                record, secrets = await provider.fetch(api, flow, keep_secrets)
-            except Exception as exc:  # noqa: BLE001 - one flow's failure must not stop the others
-                err = unwrap(exc)
-                if not isinstance(err, FlowvaultError):
-                    raise
-                result.failed[label] = str(err)
-                rep.event("flow_failed", flow_id=fid, name=flow.get("name"), message=f"{label}: {err}")
-                if fid in old:
-                    new_entries[fid] = old[fid]
-                rep.advance()
-                continue
-            archive.write_flow(record, old.get(fid), result.changes)
-            new_entries[fid] = record.manifest_entry()
-            result.exported += 1
-            result.versions += record.versions
-            result.secrets_redacted += secrets
-            rep.event("flow_exported", flow_id=fid, name=record.name, versions=record.versions)
+    async def one(flow: dict[str, Any]) -> None:
+        fid = str(flow["id"])
+        label = f"{flow.get('name')} (#{fid})"
+        try:
+            record, secrets = await provider.fetch(api, flow, keep_secrets)
+        except Exception as exc:  # noqa: BLE001 - one flow's failure must not stop the others
+            err = unwrap(exc)
+            if not isinstance(err, FlowvaultError):
+                raise
+            result.failed[label] = str(err)
+            rep.event("flow_failed", flow_id=fid, name=flow.get("name"), message=f"{label}: {err}")
+            if fid in old:
+                new_entries[fid] = old[fid]
             rep.advance()
+            return
+        archive.write_flow(record, old.get(fid), result.changes)
+        new_entries[fid] = record.manifest_entry()
+        result.exported += 1
+        result.versions += record.versions
+        result.secrets_redacted += secrets
+        rep.event("flow_exported", flow_id=fid, name=record.name, versions=record.versions)
+        rep.advance()
 
     try:
-        async with anyio.create_task_group() as tg:
-            for _ in range(max(1, min(workers, len(chosen)))):
-                tg.start_soon(worker)
-    except BaseExceptionGroup as eg:
-        raise unwrap(eg) from None
+        await for_each(chosen, one, workers)
     finally:
         rep.stop()
 

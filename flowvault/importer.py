@@ -23,6 +23,7 @@ from .canonical import dumps, loads
 from .client import ApiClient
 from .errors import ApiError, AuthError, FlowvaultError, NotFoundError, ValidationError, unwrap
 from .output import Reporter
+from .pool import for_each
 from .protocol import backoff
 from .plan import FlowPlan, MapFile, Ref, Resolver, collect_refs, dependency_order, plan_flow, remap_flow_doc
 
@@ -196,21 +197,14 @@ class Importer:
         waves = _waves(plans)
         self.rep.start(len(plans), f"import into {result.target}")
         deferred: list[tuple[FlowPlan, Ref]] = []
+        async def one(plan: FlowPlan) -> None:
+            await self._one(plan, result)
+            deferred.extend((plan, r) for r in plan.deferred)
+            self.rep.advance()
+
         try:
             for wave in waves:
-                queue = iter(wave)
-
-                async def worker() -> None:
-                    for plan in queue:
-                        await self._one(plan, result)
-                        deferred.extend((plan, r) for r in plan.deferred)
-                        self.rep.advance()
-
-                async with anyio.create_task_group() as tg:
-                    for _ in range(min(self.workers, len(wave))):
-                        tg.start_soon(worker)
-        except BaseExceptionGroup as eg:
-            raise unwrap(eg) from None
+                await for_each(wave, one, self.workers)
         finally:
             self.rep.stop()
         for plan, ref in deferred:
