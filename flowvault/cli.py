@@ -5,15 +5,15 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
+import orjson
 
 from . import __version__
 from .config import load_config
-import orjson
-
 from .errors import EXIT_ARCHIVE, EXIT_DOCTOR, EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
 from .output import Reporter
 

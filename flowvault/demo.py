@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .config import load_config
 from .errors import ConfigError
-from .runs import run_export
 from .history import History
 from .output import Reporter
+from .runs import run_export
 
 MARK = ".flowvault-demo"
 

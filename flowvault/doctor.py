@@ -38,7 +38,7 @@ def check_profile(profile: Profile) -> list[Check]:
     except FlowvaultError as e:
         return [Check(False, f"profile {profile.name}: key", str(e))]
     checks = [Check(True, f"profile {profile.name}: key", f"${profile.api_key_env} is set")]
-    return checks + [anyio.run(_api, profile)]
+    return [*checks, anyio.run(_api, profile)]
 
 
 def check_archive(path: Path) -> list[Check]:
@@ -64,7 +64,7 @@ def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Pa
     try:
         chosen = [config.profile(profile)] if profile else [config.profiles[n] for n in sorted(config.profiles)]
     except FlowvaultError as e:
-        return checks + [Check(False, "profile", str(e))]
+        return [*checks, Check(False, "profile", str(e))]
     for p in chosen:
         checks += check_profile(p)
     for a in archives:

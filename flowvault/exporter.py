@@ -18,7 +18,6 @@ from .output import Reporter
 from .pool import for_each
 from .providers import PATCHWORKS, Provider
 
-
 MAX_BODY_LINES = 1000
 
 
@@ -53,7 +52,7 @@ class ExportResult:
                 for name in names]
         body += [f"failed (kept previous copy): {name}: {why}" for name, why in self.failed.items()]
         if len(body) > MAX_BODY_LINES:  # the archive's diff has the rest
-            body = body[:MAX_BODY_LINES] + [f"… and {len(body) - MAX_BODY_LINES} more"]
+            body = [*body[:MAX_BODY_LINES], f"… and {len(body) - MAX_BODY_LINES} more"]
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
@@ -105,7 +104,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         label = f"{flow.get('name')} (#{fid})"
         try:
             record, secrets = await provider.fetch(api, flow, keep_secrets)
-        except Exception as exc:  # noqa: BLE001 - one flow's failure must not stop the others
+        except Exception as exc:
             err = unwrap(exc)
             if not isinstance(err, FlowvaultError):
                 raise

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
@@ -210,7 +211,7 @@ class History:
     def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
         if self.head() is None:
             return []
-        kwargs = {"max_count": max_count} if max_count else {}
+        kwargs: dict[str, Any] = {"max_count": max_count} if max_count else {}
         try:
             commits = self.repo.iter_commits("HEAD", paths=paths or [], **kwargs)
             return [Commit(c.hexsha, c.committed_datetime.isoformat(), str(c.summary), str(c.message))

@@ -12,20 +12,21 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import anyio
 
 from .archive import ArchivedFlow, Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
-from .errors import ApiError, AuthError, FlowvaultError, NotFoundError, ValidationError, unwrap
+from .errors import ApiError, AuthError, FlowvaultError, NotFoundError, ValidationError
 from .output import Reporter
+from .plan import FlowPlan, MapFile, Ref, Resolver, collect_refs, dependency_order, plan_flow, remap_flow_doc
 from .pool import for_each
 from .protocol import backoff
-from .plan import FlowPlan, MapFile, Ref, Resolver, collect_refs, dependency_order, plan_flow, remap_flow_doc
 
 FLOWS = "/api/v1/flows"
 RESOURCE_PATHS = {"connector": "/api/v1/connectors", "script": "/api/v1/scripts", "cache": "/api/v1/caches",

@@ -7,7 +7,8 @@ by a worker leaves the task group unwrapped, so callers see the error, not a gro
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Iterable, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import anyio
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import email.utils
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -113,7 +114,7 @@ def parse_page(data: Any, *, where: str) -> Page:
         raise ProtocolError(f"{where}: the reply's 'meta' lacks current_page/last_page/total/per_page") from None
     if per_page < 1 or total < 0 or last < 1 or last > MAX_PAGES or last > max(1, math.ceil(total / per_page)) + 1:
         raise ProtocolError(f"{where}: the reply's 'meta' is inconsistent (last_page {last}, total {total})")
-    links = data.get("links") if isinstance(data.get("links"), dict) else {}
+    links: dict[str, Any] = data["links"] if isinstance(data.get("links"), dict) else {}
     nxt = links.get("next")
     return Page(items=data["data"], current_page=current, last_page=last, total=total, per_page=per_page,
                 next_url=nxt if isinstance(nxt, str) and nxt else None)

@@ -35,8 +35,8 @@ class Outcome:
     seconds: float
 
     def report(self) -> dict[str, Any]:
-        r, out = self.result, {"exit_code": self.exit_code, "error": self.error,
-                               "duration_s": round(self.seconds, 3)}
+        r = self.result
+        out: dict[str, Any] = {"exit_code": self.exit_code, "error": self.error, "duration_s": round(self.seconds, 3)}
         out["status"] = "ok" if self.exit_code == 0 else ("partial" if self.exit_code == EXIT_PARTIAL else "error")
         if r is not None:
             c = r.changes
@@ -116,7 +116,7 @@ def worst(outcomes: list[Outcome]) -> int:
 def write_report(path: Path, outcomes: list[Outcome], started: dt.datetime) -> None:
     """The JSON run report for monitoring, written atomically."""
     report = {"flowvault_version": __version__, "started_at": started.isoformat(timespec="seconds"),
-              "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "exit_code": worst(outcomes), "profiles": {o.profile: o.report() for o in outcomes}}
     atomic_write(path, dumps(report))
 
@@ -136,7 +136,7 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
                    report_path: Path | None = None, heartbeat_url: str | None = None, log_format: str = "text",
                    **options: Any) -> int:
     """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats; exit code."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     rep = Reporter(log_format)
     if profile is None:
         profiles = [config.profiles[name] for name in sorted(config.profiles)]

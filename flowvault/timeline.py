@@ -4,6 +4,7 @@ flows deleted since, and the newest commit that still has a flow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from .archive import FLOWS_DIR, MANIFEST, Snapshot, parse_manifest
 from .errors import ArchiveError, UsageError
 from .history import Commit, History

@@ -14,8 +14,8 @@ from flowvault.canonical import REDACTED, dumps
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import EXIT_PARTIAL
-from flowvault.runs import run_export
 from flowvault.history import MARKER, History
+from flowvault.runs import run_export
 
 from .conftest import write_config
 
@@ -57,7 +57,7 @@ def test_every_flow_version_and_schedule_is_archived_as_served(make_server: Any,
             assert [s["config"] for s in saved["steps"]] == [s["config"] for s in served["steps"]]
             crons = [s["cron_string"] for s in server.sim.state.version_schedules(company, vid)]
             assert [s["cron_string"] for s in saved["schedules"]] == crons
-            for var, real in zip(saved["variables"], served["variables"]):
+            for var, real in zip(saved["variables"], served["variables"], strict=False):
                 assert var["key"] == real["key"]
                 assert var["value"] == (REDACTED if real["secret"] else real["value"])
         for rel, digest in entry["files"].items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -50,8 +51,9 @@ def test_config_reader_only_raises_config_error(text: str) -> None:
 @given(st.binary(max_size=200))
 def test_archived_file_with_any_bytes_is_rejected_or_read(raw: bytes) -> None:
     """A flow file whose bytes match the manifest but are not a valid document."""
-    manifest = ('{"flows": {"1": {"name": "x", "folder": "1-x", "versions": 0, "files": {"export.json": "%s", '
-                '"flow.json": "%s"}}}}' % (sha256(raw), sha256(raw))).encode()
+    entry = {"name": "x", "folder": "1-x", "versions": 0,
+             "files": {"export.json": sha256(raw), "flow.json": sha256(raw)}}
+    manifest = json.dumps({"flows": {"1": entry}}).encode()
     files = {"manifest.json": manifest, "flows/1-x/export.json": raw, "flows/1-x/flow.json": raw}
     snap = Snapshot(files.get, "archive")
     try:

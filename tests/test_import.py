@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import ConfigError
-from flowvault.runs import run_export
 from flowvault.plan import parse_map
 from flowvault.restore import run_import, run_restore
+from flowvault.runs import run_export
 
 from .conftest import write_config
 
@@ -251,7 +251,7 @@ def test_bad_map_file_is_one_clear_line(text: str, needle: str) -> None:
 
 
 def test_map_init_lists_every_reference_with_its_name(two: Any, tmp_path: Path, runner: CliRunner) -> None:
-    server, a, _, _ = two
+    _server, a, _, _ = two
     archive = tmp_path / "archive"
     run_export(a, archive)
     out = tmp_path / "map.toml"
@@ -263,7 +263,7 @@ def test_map_init_lists_every_reference_with_its_name(two: Any, tmp_path: Path, 
 
 
 def test_restore_unknown_flow_is_a_usage_error(two: Any, tmp_path: Path, runner: CliRunner) -> None:
-    server, a, _, cfg = two
+    _server, a, _, cfg = two
     archive = tmp_path / "archive"
     run_export(a, archive)
     result = runner.invoke(main, ["restore", "--config", str(cfg), "--target", "company-a", "--archive",

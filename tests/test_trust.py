@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from flowvault.cli import main
 from flowvault.config import load_config
-from flowvault.runs import run_export
 from flowvault.history import History
 from flowvault.restore import run_import
+from flowvault.runs import run_export
 
 from .conftest import write_config
 from .test_export import git, manifest, tree_bytes
@@ -194,3 +194,18 @@ def test_secrets_never_leak(make_server: Any, tmp_path: Path, monkeypatch: Any) 
     for needle in [key, "pwk_wrong_but_secret_value_42", *secrets]:
         for where, text in [("stdout/stderr", "".join(outputs)), ("git history", history), ("files", files)]:
             assert needle not in text, f"a secret leaked into {where}"
+
+
+def test_the_sample_archive_verifies(tmp_path: Path, runner: CliRunner) -> None:
+    """samples/archive is what an archive looks like; it must stay valid as the format evolves."""
+    import shutil
+
+    sample = Path(__file__).parent.parent / "samples" / "archive"
+    archive = tmp_path / "archive"
+    shutil.copytree(sample, archive)
+    subprocess.run(["git", "init", "-q", str(archive)], check=True)
+    History.open(archive).commit_all("sample")
+    result = cli(runner, "verify", "--archive", archive)
+    assert result.exit_code == 0, result.output
+    export = archive / "flows" / "1029-sync-customers-sage-200" / "export.json"
+    assert b"<redacted by flowvault>" in export.read_bytes()

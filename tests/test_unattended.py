@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -110,7 +111,8 @@ def test_unreachable_heartbeat_is_a_warning_not_a_failure(server: Any, config: P
 def test_doctor_all_green_then_each_check_failing(server: Any, tmp_path: Path, monkeypatch: Any,
                                                   runner: CliRunner, config: Path) -> None:
     archive = tmp_path / "archive"
-    assert runner.invoke(main, ["export", "--config", str(config), "-p", "company-a", "-a", str(archive)]).exit_code == 0
+    first = runner.invoke(main, ["export", "--config", str(config), "-p", "company-a", "-a", str(archive)])
+    assert first.exit_code == 0
     ok = runner.invoke(main, ["doctor", "--config", str(config), "--archive", str(archive)])
     assert ok.exit_code == 0, ok.output
     assert "✓ profile company-a: API" in ok.output and "key accepted, 20 flows" in ok.output

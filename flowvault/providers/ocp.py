@@ -56,7 +56,8 @@ def name_problem(name: str) -> str | None:
 
 
 async def import_ocp(api: ApiClient, snapshot: Snapshot, ledger: Ledger, *, target: str, flows: tuple[str, ...] = (),
-                     dry_run: bool = False, on_conflict: str = "skip", reporter: Reporter | None = None) -> ImportResult:
+                     dry_run: bool = False, on_conflict: str = "skip",
+                     reporter: Reporter | None = None) -> ImportResult:
     """Recreate archived OCP flows by name in a tenant; idempotent through the ledger."""
     rep = reporter or Reporter(progress=False)
     result = ImportResult(target=target, dry_run=dry_run)

@@ -13,8 +13,9 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -72,9 +73,11 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int | Non
     try:
         value = int(raw)
     except ValueError:
-        raise SimError(422, f"The {name} field must be an integer.", {name: [f"The {name} field must be an integer."]}) from None
+        msg = f"The {name} field must be an integer."
+        raise SimError(422, msg, {name: [msg]}) from None
     if value < lo:
-        raise SimError(422, f"The {name} field must be at least {lo}.", {name: [f"The {name} field must be at least {lo}."]})
+        msg = f"The {name} field must be at least {lo}."
+        raise SimError(422, msg, {name: [msg]})
     if hi is not None and value > hi:
         msg = f"The {name.replace('_', ' ')} field must not be greater than {hi}."
         raise SimError(422, msg, {name: [msg]})

@@ -30,7 +30,7 @@ RESOURCE_NAMES = {
     "virtual_environment": ["production", "staging"],
 }
 CRONS = ["*/15 * * * *", "0 * * * *", "0 2 * * *", "30 6 * * 1-5", "0 0 1 * *", "*/5 8-18 * * *"]
-BASE_TIME = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.timezone.utc)
+BASE_TIME = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)
 
 
 def _ts(offset_minutes: int) -> str:
@@ -143,7 +143,7 @@ def add_flow(state: State, c: Company, rng: random.Random, *, name: str, version
             for cron in rng.sample(CRONS, rng.randint(0, 2)):
                 state.create_schedule(c, v["id"], {"cron_string": cron})
         # the next version differs a little, like an edit would
-        steps = [dict(s, config=dict(s.get("config") or {}, rev=it)) for s in steps]
+        steps = [{**s, "config": {**(s.get("config") or {}), "rev": it}} for s in steps]  # type: ignore[dict-item]
     return int(f["id"])
 
 

@@ -27,7 +27,7 @@ RESOURCE_TYPES = ("connector", "script", "cache", "data_pool", "virtual_environm
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class SimError(Exception):
@@ -107,7 +107,7 @@ class State:
         return list(c.versions_of.get(flow_id, ()))
 
     def create_flow(self, c: Company, body: dict[str, Any]) -> dict[str, Any]:
-        flow = body.get("flow") if isinstance(body.get("flow"), dict) else {}
+        flow: dict[str, Any] = body["flow"] if isinstance(body.get("flow"), dict) else {}
         name = flow.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SimError(422, "The flow.name field is required.", {"flow.name": ["The flow.name field is required."]})
@@ -132,7 +132,7 @@ class State:
 
     def update_flow(self, c: Company, flow_id: Any, body: dict[str, Any]) -> dict[str, Any]:
         f = self.flow(c, flow_id)
-        flow = body.get("flow") if isinstance(body.get("flow"), dict) else {}
+        flow: dict[str, Any] = body["flow"] if isinstance(body.get("flow"), dict) else {}
         for key in ("name", "description", "enabled_at", "priority", "prod_flag",
                     "use_queued_time", "remove_failed_payloads"):
             if key in flow:
@@ -145,7 +145,8 @@ class State:
     def _label_id(self, c: Company, label: Any) -> int:
         if isinstance(label, dict) and "id" in label:
             if int(label["id"]) not in c.labels:
-                raise SimError(422, "The selected labels.id is invalid.", {"labels.id": ["The selected labels.id is invalid."]})
+                msg = "The selected labels.id is invalid."
+                raise SimError(422, msg, {"labels.id": [msg]})
             return int(label["id"])
         name = label.get("name") if isinstance(label, dict) else None
         if not isinstance(name, str):
@@ -203,7 +204,7 @@ class State:
                     deployed_at: str | None = None, created_at: str | None = None) -> dict[str, Any]:
         vid = self.next_id()
         ts = created_at or now_iso()
-        v = {
+        v: dict[str, Any] = {
             "id": vid,
             "flow_id": flow_id,
             "iteration": iteration,
@@ -331,10 +332,7 @@ class State:
         return key in c.resources.get(rtype, {})
 
     def resource_name(self, c: Company, rtype: str, rid: int) -> str | None:
-        if rtype == "flow":
-            f = c.flows.get(rid)
-        else:
-            f = c.resources.get(rtype, {}).get(rid)
+        f = c.flows.get(rid) if rtype == "flow" else c.resources.get(rtype, {}).get(rid)
         return None if f is None else str(f["name"])
 
     def export_flow(self, c: Company, flow_id: Any) -> dict[str, Any]:
