@@ -72,7 +72,8 @@ class History:
     @contextlib.contextmanager
     def run(self) -> Iterator[None]:
         """Hold the archive's lock; if a previous run died mid-way, put the work tree back to
-        HEAD first. The marker stays until the commit is made, so a kill at any point is undone."""
+        HEAD first. A run that fails or is interrupted is rolled back on the spot; one that is
+        killed leaves the marker, so the next run (or verify) knows to ignore its leftovers."""
         with open(self.git_dir / LOCK, "w") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -83,6 +84,9 @@ class History:
             (self.git_dir / MARKER).write_text(str(os.getpid()))
             try:
                 yield
+            except BaseException:  # Ctrl-C or any failure: back to the last commit, now
+                self.rollback()
+                raise
             finally:
                 (self.git_dir / MARKER).unlink(missing_ok=True)
 

@@ -147,6 +147,29 @@ def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tm
     assert cli(runner, "verify", "--archive", archive).exit_code == 0
 
 
+def test_ctrl_c_during_export_leaves_the_last_commit(make_server: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    server = make_server(flows=30, latency=0.01)
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
+    archive = tmp_path / "archive"
+    run_export(load_config(cfg).profile("company-a"), archive)
+    first = History.open(archive).head()
+    company = server.sim.company(0)
+    for fid in list(company.flows):
+        server.sim.state.update_flow(company, fid, {"flow": {"description": "edited before Ctrl-C"}})
+    proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(cfg), "-p", "company-a",
+                             "--archive", str(archive), "--log-format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if '"flow_exported"' in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err
+    history = History.open(archive)
+    assert history.head() == first and history.dirty_paths() == [] and not history.interrupted()
+
+
 @pytest.mark.parametrize("mode, needle", [
     ("not_json", "not JSON"),
     ("no_data", "no 'data' list"),
