@@ -196,12 +196,19 @@ Reader = Callable[[str], "bytes | None"]
 
 @dataclass
 class ArchivedFlow:
+    """One archived flow. Its export document is read from the archive each time it is asked
+    for, not kept: an import of 20,000 flows holds their plans, not their documents."""
+
     flow_id: str
     name: str
     folder: str
     settings: dict[str, Any]
-    export: dict[str, Any]
-    versions: list[dict[str, Any]]
+    snapshot: Snapshot = field(repr=False, compare=False)
+    refs_cache: list[Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def export(self) -> dict[str, Any]:
+        return self.snapshot.export_doc(self.flow_id)
 
 
 class Snapshot:
@@ -251,11 +258,21 @@ class Snapshot:
         except ValueError:
             raise ArchiveError(f"{self.where}:{path}: not valid JSON") from None
 
-    def flow(self, fid: str) -> ArchivedFlow:
-        entry = self.flows[fid]
+    def export_doc(self, fid: str) -> dict[str, Any]:
         export = self._file(fid, "export.json")
         if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
             raise ArchiveError(f"{self.where}: flow {fid}: export.json has no 'flow' object")
-        versions = [self._file(fid, rel) for rel in sorted(entry["files"]) if rel.startswith("versions/")]
+        return export
+
+    def flow(self, fid: str) -> ArchivedFlow:
+        """A flow, with its files checked (sha256, JSON, shape) now rather than mid-import."""
+        entry = self.flows[fid]
+        self.export_doc(fid)
+        for rel in sorted(entry["files"]):
+            if rel.startswith("versions/"):
+                self._file(fid, rel)
+        settings = self._file(fid, "flow.json")
+        if not isinstance(settings, dict):
+            raise ArchiveError(f"{self.where}: flow {fid}: flow.json is not an object")
         return ArchivedFlow(flow_id=fid, name=str(entry.get("name", "")), folder=entry["folder"],
-                            settings=self._file(fid, "flow.json"), export=export, versions=versions)
+                            settings=settings, snapshot=self)

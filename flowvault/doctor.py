@@ -42,6 +42,8 @@ def check_profile(profile: Profile) -> list[Check]:
 
 
 def check_archive(path: Path) -> list[Check]:
+    if not path.exists():
+        return [Check(True, f"archive {path}", "does not exist yet: the first export creates it")]
     try:
         history = History.open(path)
     except FlowvaultError as e:

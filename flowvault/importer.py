@@ -273,11 +273,12 @@ class Importer:
             while f"{flow.name} ({n})" in taken:
                 n += 1
             name = f"{flow.name} ({n})"
-        doc = remap_flow_doc(flow, self._resolver_for(flow), plan.deferred, self.secrets, name=name)
+        export = flow.export
+        doc = remap_flow_doc(export, self._resolver_for(flow), plan.deferred, self.secrets, name=name)
         pre = sorted(fid for fid, n in self.target.flows.items() if n == name)
         self.ledger.log("start", src, name=name, pre=pre)
         body = {"flow": json.dumps(doc, ensure_ascii=False),
-                "metadata": json.dumps(flow.export.get("metadata", {}), ensure_ascii=False),
+                "metadata": json.dumps(export.get("metadata", {}), ensure_ascii=False),
                 "as_marketplace": False}
         async def created() -> Any:
             found, _ = await self.api.paginate(FLOWS, {"filter[name]": name})
@@ -326,7 +327,8 @@ class Importer:
     async def _finish(self, plan: FlowPlan, target_id: int, fresh: bool, result: ImportResult) -> None:
         """Restore what import does not: deployed state, schedules, labels, enabled policy."""
         flow = plan.flow
-        versions = {int(v.get("iteration", 0)): v for v in flow.export["flow"].get("versions", [])}
+        doc = flow.export["flow"]
+        versions = {int(v.get("iteration", 0)): v for v in doc.get("versions", [])}
         if fresh and all((flow.flow_id, it) in self.steps for it in versions):
             target_versions = {it: self.steps[(flow.flow_id, it)][0] for it in versions}
             current = {it: {"deployed_at": None} for it in versions}
@@ -354,7 +356,7 @@ class Importer:
                 await self._sync_schedules(target_versions[it], crons, fresh)
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
-        labels = [{"name": n} for n in flow.export["flow"].get("labels") or []]
+        labels = [{"name": n} for n in doc.get("labels") or []]
         if labels:
             update["labels"] = labels
         if enabled_at and self.enable == "source":

@@ -96,10 +96,17 @@ def load_map(path: Path | str | None) -> MapFile:
 
 
 def collect_refs(flow: ArchivedFlow) -> list[Ref]:
+    """Every ID reference in the flow's steps (computed once per flow, then kept: it is small)."""
+    if flow.refs_cache is None:
+        flow.refs_cache = _collect_refs(flow, flow.export)
+    return flow.refs_cache
+
+
+def _collect_refs(flow: ArchivedFlow, export: dict[str, Any]) -> list[Ref]:
     names = {(d.get("type"), d.get("id")): d.get("name")
-             for d in flow.export.get("metadata", {}).get("dependencies", []) if isinstance(d, dict)}
+             for d in export.get("metadata", {}).get("dependencies", []) if isinstance(d, dict)}
     refs = []
-    for v in flow.export["flow"].get("versions", []):
+    for v in export["flow"].get("versions", []):
         for j, step in enumerate(v.get("steps") or []):
             for fld, rtype in REF_FIELDS.items():
                 rid = step.get(fld)
@@ -211,11 +218,11 @@ def plan_flow(flow: ArchivedFlow, resolver: Resolver, *, done: dict[int, int], t
     return plan
 
 
-def remap_flow_doc(flow: ArchivedFlow, resolve: Any, deferred: list[Ref], secrets: dict[str, str],
+def remap_flow_doc(export: dict[str, Any], resolve: Any, deferred: list[Ref], secrets: dict[str, str],
                    name: str | None = None) -> dict[str, Any]:
     """The export document's ``flow`` with target IDs in every reference, deferred flow refs
     emptied (patched later), and redacted secrets filled from ``secrets`` (else empty)."""
-    doc = json.loads(json.dumps(flow.export["flow"]))
+    doc = json.loads(json.dumps(export["flow"]))
     if name is not None:
         doc["name"] = name
     skip = {(r.iteration, r.step_index, r.field) for r in deferred}
@@ -252,7 +259,7 @@ def map_template(flows: list[ArchivedFlow]) -> str:
         for r in collect_refs(f):
             name, users = seen.setdefault(r.rtype, {}).setdefault(r.source_id, (r.source_name, set()))
             users.add(f.name)
-        keys.update(secret_keys(f.export))
+        keys.update(secret_keys(f.export))  # one flow's document at a time
     lines = ["# flowvault map file: source ID = target ID, per resource type.",
              "# Uncomment a line and put the ID the resource has in the target company.",
              "# References not listed here are matched by name where the target exposes them.", ""]

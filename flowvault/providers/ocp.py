@@ -106,7 +106,8 @@ async def _run(api: ApiClient, plan: FlowPlan, ledger: Ledger, existing: dict[st
     if plan.action == "conflict":
         result.conflicts.append(f"{plan.label}: {plan.reason}; use --on-conflict rename|replace")
         return
-    definition = {k: v for k, v in plan.flow.export["flow"].items() if k in DEFINITION}
+    export = plan.flow.export
+    definition = {k: v for k, v in export["flow"].items() if k in DEFINITION}
     name = str(definition["name"])
     try:
         if plan.action == "replace":
@@ -135,7 +136,7 @@ async def _run(api: ApiClient, plan: FlowPlan, ledger: Ledger, existing: dict[st
         return
     existing[str(made["id"])] = name
     ledger.log("done", plan.flow.flow_id, target_id=str(made["id"]), name=name,
-               canvas_id=made.get("canvas_id"), source_canvas_id=plan.flow.export["metadata"].get("canvas_id"))
+               canvas_id=made.get("canvas_id"), source_canvas_id=export["metadata"].get("canvas_id"))
     result.imported.append(plan.label)
     if plan.flow.settings.get("status") == "started":
         result.left_disabled.append(f"{plan.label}: was started in the source; start the app in OCP when ready")
