@@ -69,6 +69,11 @@ def start(flows: int, versions: int, rate: float, latency: float) -> SimulatorSe
     return SimulatorServer(Simulator(state, Faults(rate_limit=rate, burst=rate, latency=latency))).start()
 
 
+def git_dir_mb(repo: Path) -> float:
+    out = subprocess.run(["du", "-sk", str(repo / ".git")], capture_output=True, text=True)
+    return int(out.stdout.split()[0]) / 1024
+
+
 def git_commits(repo: Path) -> int:
     out = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True)
     return int(out.stdout.strip() or 0)
@@ -109,10 +114,15 @@ def main(argv: list[str] | None = None) -> int:
         with start(a.scale_flows, a.versions, 0, 0) as server:
             write_config(cfg, server, 0, a.concurrency)
             big = flowvault("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "big"))
-            size = subprocess.run(["du", "-sk", str(work / "big" / ".git")], capture_output=True, text=True)
+            loose = git_dir_mb(work / "big")
+            started = time.monotonic()
+            subprocess.run(["git", "-C", str(work / "big"), "gc", "--quiet"], check=True)
             results["scale"] = {"flows": a.scale_flows, "wall_s": big.wall, "requests": big.summary["requests"],
-                                "peak_rss_mb": big.rss_mb, "commit_s": float(big.summary["commit_time"].rstrip("s")),
-                                "git_dir_mb": int(size.stdout.split()[0]) / 1024}
+                                "peak_rss_mb": float(big.summary["peak_rss"].split()[0]),
+                                "peak_rss_with_git_mb": big.rss_mb,
+                                "commit_s": float(big.summary["commit_time"].rstrip("s")),
+                                "git_dir_mb": loose, "gc_s": time.monotonic() - started,
+                                "git_dir_after_gc_mb": git_dir_mb(work / "big")}
             save("scale")
 
     print_table(results)
@@ -158,28 +168,28 @@ def main_steps(a: argparse.Namespace, results: dict[str, Any], cfg: Path, archiv
 
 def print_table(r: dict[str, Any]) -> None:
     p = r["params"]
-    if "export" not in r:
-        print(json.dumps(r.get("scale")))
-        return
     print(f"\nflowvault bench: F={p['flows']} flows x V={p['versions']}, R={p['rate']:g} req/s, "
           f"L={p['latency'] * 1000:g} ms, concurrency {p['concurrency']}")
     print(f"{'run':<22}{'wall s':>9}{'requests':>10}{'floor s':>9}{'wall/floor':>11}  notes")
-    e = r["export"]
-    print(f"{'export':<22}{e['wall_s']:>9.1f}{e['requests']:>10}{e['floor_s']:>9.1f}{e['ratio']:>11.2f}  "
-          f"retries {e['retries']}, peak RSS {e['peak_rss_mb']:.0f} MB")
-    print(f"{'sequential baseline':<22}{e['baseline_s']:>9.1f}{e['baseline_requests']:>10}{'':>9}{'':>11}  "
-          f"measured on {e['baseline_measured_flows']} flows, scaled; speed-up {e['speedup']:.1f}x")
-    n = r["rerun"]
-    print(f"{'export, no change':<22}{n['wall_s']:>9.1f}{n['requests']:>10}{n['floor_s']:>9.1f}{n['ratio']:>11.2f}  "
-          f"files rewritten {n['files_rewritten']}, commits {n['commits']}")
-    i = r["import"]
-    print(f"{'import':<22}{i['wall_s']:>9.1f}{i['requests']:>10}{i['floor_s']:>9.1f}{i['ratio']:>11.2f}  "
-          f"imported {i['imported']}, failed {i['failed']}, peak RSS {i['peak_rss_mb']:.0f} MB")
+    rows = []
+    if "export" in r:
+        e, n, i = r["export"], r["rerun"], r["import"]
+        rows += [
+            ("export", e, f"retries {e['retries']}, peak RSS {e['peak_rss_mb']:.0f} MB"),
+            ("sequential baseline", {"wall_s": e["baseline_s"], "requests": e["baseline_requests"]},
+             f"measured on {e['baseline_measured_flows']} flows, scaled; speed-up {e['speedup']:.1f}x"),
+            ("export, no change", n, f"files rewritten {n['files_rewritten']}, commits {n['commits']}"),
+            ("import", i, f"imported {i['imported']}, failed {i['failed']}, peak RSS {i['peak_rss_mb']:.0f} MB"),
+        ]
     if "scale" in r:
         s = r["scale"]
-        print(f"{'export ' + str(s['flows']) + ' flows':<22}{s['wall_s']:>9.1f}{s['requests']:>10}{'':>9}{'':>11}  "
-              f"no latency/limit; peak RSS {s['peak_rss_mb']:.0f} MB, commit {s['commit_s']:.1f} s, "
-              f".git {s['git_dir_mb']:.0f} MB")
+        rows.append((f"export {s['flows']} flows", s,
+                     f"no latency/limit; peak RSS {s['peak_rss_mb']:.0f} MB ({s['peak_rss_with_git_mb']:.0f} MB "
+                     f"with git), commit {s['commit_s']:.1f} s, .git {s['git_dir_mb']:.0f} MB -> "
+                     f"{s['git_dir_after_gc_mb']:.0f} MB after a {s['gc_s']:.0f} s git gc"))
+    for name, row, notes in rows:
+        floor = f"{row['floor_s']:>9.1f}{row['ratio']:>11.2f}" if "floor_s" in row else f"{'':>9}{'':>11}"
+        print(f"{name:<22}{row['wall_s']:>9.1f}{row['requests']:>10}{floor}  {notes}")
     print()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,5 +173,6 @@ def report_export(rep: Reporter, r: ExportResult) -> None:
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
         "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
         "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
+        "peak_rss": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
         "commit": r.commit or "none (nothing changed)",
     }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})
