@@ -7,6 +7,8 @@ only when a complete listing (count equal to ``meta.total``) no longer has it.
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,11 @@ class ExportResult:
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
+def _drain(queue: deque[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    while queue:
+        yield queue.popleft()
+
+
 def select_flows(listing: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
     """Flows matching ``--flow ID|NAME`` (every flow when none is given)."""
     if not wanted:
@@ -96,9 +103,12 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
     listing = await list_flows(api, result, provider)
-    chosen = select_flows(listing, flows)
+    listed_ids = {str(f["id"]) for f in listing}
+    queue = deque(select_flows(listing, flows))
+    del listing  # each listed flow is dropped once fetched: memory stays flat at any size
+    total = len(queue)
     new_entries: dict[str, dict[str, Any]] = {}
-    rep.start(len(chosen), f"export {profile}")
+    rep.start(total, f"export {profile}")
     async def one(flow: dict[str, Any]) -> None:
         fid = str(flow["id"])
         label = f"{flow.get('name')} (#{fid})"
@@ -123,13 +133,12 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         rep.advance()
 
     try:
-        await for_each(chosen, one, workers)
+        await for_each(_drain(queue), one, workers)
     finally:
         rep.stop()
 
     for names in (result.changes.added, result.changes.changed):
         names.sort()
-    listed_ids = {str(f["id"]) for f in listing}
     for fid, entry in old.items():
         if fid in new_entries:
             continue
