@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,6 +153,20 @@ class ApiClient:
             await anyio.sleep(start - now)
 
     # -- pagination -------------------------------------------------------------
+
+    async def iter_pages(self, path: str, params: dict[str, Any] | None = None,
+                         per_page: int = MAX_PER_PAGE) -> AsyncIterator[tuple[list[Any], int]]:
+        """Each page's items in order, with the server's ``meta.total``: one page in memory at a time."""
+        base = dict(params or {}, per_page=per_page)
+        n, last = 1, 1
+        while n <= last:
+            page = parse_page(await self.get(path, dict(base, page=n)), where=f"GET {path} page {n}")
+            if page.current_page != n:
+                raise ProtocolError(f"GET {path}: asked for page {n}, got page {page.current_page}")
+            if n == 1:
+                last, total = page.last_page, page.total
+            yield page.items, total
+            n += 1
 
     async def paginate(self, path: str, params: dict[str, Any] | None = None,
                        per_page: int = MAX_PER_PAGE) -> tuple[list[Any], int]:

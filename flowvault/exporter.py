@@ -7,17 +7,16 @@ only when a complete listing (count equal to ``meta.total``) no longer has it.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
 
 from .archive import Archive, Changes, id_key
 from .client import ApiClient
 from .errors import FlowvaultError, UsageError, unwrap
 from .history import History
 from .output import Reporter
-from .pool import for_each
 from .providers import PATCHWORKS, Provider
 
 MAX_BODY_LINES = 1000
@@ -58,24 +57,6 @@ class ExportResult:
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
-def _drain(queue: deque[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    while queue:
-        yield queue.popleft()
-
-
-def select_flows(listing: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Flows matching ``--flow ID|NAME`` (every flow when none is given)."""
-    if not wanted:
-        return listing
-    chosen: dict[str, dict[str, Any]] = {}
-    for w in wanted:
-        hits = [f for f in listing if str(f["id"]) == w or f.get("name") == w]
-        if not hits:
-            raise UsageError(f"no flow with ID or name '{w}' in the company")
-        chosen.update({str(f["id"]): f for f in hits})
-    return [chosen[k] for k in sorted(chosen, key=id_key)]
-
-
 async def list_flows(api: ApiClient, result: ExportResult, provider: Provider) -> list[dict[str, Any]]:
     """Every flow the provider lists, once each; marks the result incomplete (so that nothing
     is removed) when the count differs from the total the API claims."""
@@ -102,13 +83,38 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     result = ExportResult(profile=profile)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
-    listing = await list_flows(api, result, provider)
-    listed_ids = {str(f["id"]) for f in listing}
-    queue = deque(select_flows(listing, flows))
-    del listing  # each listed flow is dropped once fetched: memory stays flat at any size
-    total = len(queue)
     new_entries: dict[str, dict[str, Any]] = {}
-    rep.start(total, f"export {profile}")
+    listed_ids: set[str] = set()
+    matched: set[str] = set()
+    counts = {"items": 0, "total": -1}
+    send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer_size=2 * max(1, workers))
+
+    async def produce() -> None:
+        """The listing, a page at a time, feeding the workers (memory: a page and a buffer)."""
+        async with send:
+            async for items, total in provider.iter_flows(api):
+                if counts["total"] < 0:
+                    rep.start(total, f"export {profile}")
+                counts["total"] = total
+                for item in items:
+                    if not isinstance(item, dict) or "id" not in item:
+                        raise FlowvaultError(f"{provider.name}: a listed flow has no 'id'")
+                    fid = str(item["id"])
+                    counts["items"] += 1
+                    if fid in listed_ids:
+                        continue
+                    listed_ids.add(fid)
+                    hits = {w for w in flows if w in (fid, item.get("name"))}
+                    if flows and not hits:
+                        continue
+                    matched.update(hits)
+                    await send.send(item)
+
+    async def consume(stream: Any) -> None:
+        async with stream:
+            async for flow in stream:
+                await one(flow)
+
     async def one(flow: dict[str, Any]) -> None:
         fid = str(flow["id"])
         label = f"{flow.get('name')} (#{fid})"
@@ -133,9 +139,23 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         rep.advance()
 
     try:
-        await for_each(_drain(queue), one, workers)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            async with receive:
+                for _ in range(max(1, workers)):
+                    tg.start_soon(consume, receive.clone())
+    except BaseExceptionGroup as eg:
+        raise unwrap(eg) from None
     finally:
         rep.stop()
+    missing = [w for w in flows if w not in matched]
+    if missing:
+        raise UsageError(f"no flow with ID or name '{missing[0]}' in the company")
+    result.listed = len(listed_ids)
+    if counts["items"] != counts["total"] or len(listed_ids) != counts["total"]:
+        result.complete = False
+        result.warnings.append(f"the listing returned {len(listed_ids)} distinct flows but meta.total says "
+                               f"{counts['total']}; no flow is recorded as removed in this run")
 
     for names in (result.changes.added, result.changes.changed):
         names.sort()

@@ -3,6 +3,7 @@ into archive files. The exporter, archive, git history, verify and diff are shar
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from ..archive import FlowRecord
@@ -16,6 +17,10 @@ class Provider(Protocol):
 
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
         """Every flow (each a dict with at least ``id`` and ``name``) and the total the API claims."""
+        ...
+
+    def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
+        """The same, a page at a time (each with the claimed total), for bounded memory."""
         ...
 
     async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:

@@ -9,6 +9,7 @@ gives it a new canvas, recorded next to the old one in the ID map.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..archive import ArchivedFlow, FlowRecord, Snapshot, build_record
@@ -39,6 +40,9 @@ class Ocp:
         if not isinstance(data, list):
             raise ProtocolError(f"GET {FLOWS}: expected a list of flows")
         return data, len(data)
+
+    async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
+        yield await self.list_flows(api)
 
     async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
         status = await api.get(f"/api/apps/{flow['id']}/status/")

@@ -7,6 +7,7 @@ fetched through its detail and schedules endpoints.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -17,13 +18,18 @@ from ..client import ApiClient
 from ..errors import FlowvaultError
 
 FLOWS = "/api/v1/flows"
+LISTING = {"include": "labels", "sort": "id"}
 
 
 class Patchworks:
     name = "patchworks"
 
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
-        return await api.paginate(FLOWS, {"include": "labels", "sort": "id"})
+        return await api.paginate(FLOWS, LISTING)
+
+    async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
+        async for page in api.iter_pages(FLOWS, LISTING):
+            yield page
 
     async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
         return await fetch_flow(api, flow, keep_secrets)
