@@ -10,7 +10,6 @@ from typing import Any
 from .archive import Snapshot
 from .canonical import loads
 from .client import ApiClient
-from .exporter import ExportResult, list_flows
 from .pool import for_each
 from .providers import Provider
 
@@ -54,7 +53,8 @@ def snapshot_view(snapshot: Snapshot) -> View:
 
 
 async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
-    listing = await list_flows(api, ExportResult(profile=""), provider)
+    items, _ = await provider.list_flows(api)
+    listing = list({str(f["id"]): f for f in items if isinstance(f, dict) and "id" in f}.values())
     view: View = {}
 
     async def fetch(flow: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from .archive import Archive, Changes, id_key
+from .archive import Archive, Changes
 from .client import ApiClient
 from .errors import FlowvaultError, UsageError, unwrap
 from .history import History
@@ -55,23 +55,6 @@ class ExportResult:
         if len(body) > MAX_BODY_LINES:  # the archive's diff has the rest
             body = [*body[:MAX_BODY_LINES], f"… and {len(body) - MAX_BODY_LINES} more"]
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
-
-
-async def list_flows(api: ApiClient, result: ExportResult, provider: Provider) -> list[dict[str, Any]]:
-    """Every flow the provider lists, once each; marks the result incomplete (so that nothing
-    is removed) when the count differs from the total the API claims."""
-    items, total = await provider.list_flows(api)
-    unique: dict[str, dict[str, Any]] = {}
-    for item in items:
-        if not isinstance(item, dict) or "id" not in item:
-            raise FlowvaultError(f"{provider.name}: a listed flow has no 'id'")
-        unique[str(item["id"])] = item
-    result.listed = len(unique)
-    if len(unique) != total or len(items) != total:
-        result.complete = False
-        result.warnings.append(f"the listing returned {len(unique)} distinct flows but meta.total says {total}; "
-                               "no flow is recorded as removed in this run")
-    return [unique[k] for k in sorted(unique, key=id_key)]
 
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
