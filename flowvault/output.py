@@ -12,6 +12,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not getrusage's ru_maxrss: a process
+    started by fork+exec inherits its parent's high-water mark in ru_maxrss on Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class Reporter:
     def __init__(self, log_format: str = "text", *, out: TextIO | None = None, err: TextIO | None = None,
                  progress: bool | None = None, context: dict[str, Any] | None = None) -> None:

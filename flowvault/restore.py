@@ -12,7 +12,7 @@ from .client import client_for
 from .config import Profile
 from .history import History
 from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
-from .output import Reporter
+from .output import Reporter, peak_rss_mb
 from .plan import load_map, map_template
 from .providers.ocp import import_ocp
 from .timeline import find_flow, open_snapshot
@@ -94,7 +94,7 @@ def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
         fields |= {"imported": len(r.imported), "skipped": len(r.skipped), "conflicts": len(r.conflicts),
                    "failed": len(r.failed), "left_disabled": len(r.left_disabled)}
     fields |= {"unresolved_refs": sum(len(p.unresolved) for p in r.plans), "requests": r.requests,
-               "write_requests": r.writes, "wall_time": f"{r.seconds:.2f}s"}
+               "write_requests": r.writes, "wall_time": f"{r.seconds:.2f}s", "peak_rss": f"{peak_rss_mb():.0f} MB"}
     if not r.dry_run:
         fields["commit"] = r.commit or "none"
     title = f"{'dry run' if r.dry_run else 'import'} into {r.target}: " + ("ok" if r.ok else "PARTIAL")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from .config import Config, Profile
 from .errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PushError
 from .exporter import ExportResult, commit_export, export_flows
 from .history import History
-from .output import Reporter
+from .output import Reporter, peak_rss_mb
 from .providers import provider_for
 
 
@@ -173,6 +172,6 @@ def report_export(rep: Reporter, r: ExportResult) -> None:
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
         "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
         "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
-        "peak_rss": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+        "peak_rss": f"{peak_rss_mb():.0f} MB",
         "commit": r.commit or "none (nothing changed)",
     }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})
