@@ -11,6 +11,7 @@ from .client import client_for
 from .config import Config, Profile, load_config
 from .errors import FlowvaultError
 from .history import History
+from .providers import provider_for
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,9 @@ async def _api(profile: Profile) -> Check:
     try:
         async with client_for(profile) as api:
             api.max_retries = 1
-            reply = await api.get("/api/v1/flows", {"per_page": 1})
+            return Check(True, what, await provider_for(profile.provider).probe(api))
     except FlowvaultError as e:
         return Check(False, what, str(e))
-    total = reply.get("meta", {}).get("total") if isinstance(reply, dict) else None
-    return Check(True, what, f"key accepted, {total} flows")
 
 
 def check_profile(profile: Profile) -> list[Check]:

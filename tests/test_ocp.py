@@ -116,3 +116,9 @@ def test_failed_fetch_keeps_the_last_copy(ocp: Any, tmp_path: Path, runner: CliR
     assert result.exit_code == 3 and victim in manifest(archive)["flows"]
     assert tree_bytes(archive) == before
     assert run(runner, "verify", "--archive", archive).exit_code == 0
+
+
+def test_doctor_speaks_ocp(ocp: Any, runner: CliRunner) -> None:
+    _, cfg = ocp
+    result = run(runner, "doctor", "--config", cfg, "-p", "company-a")
+    assert result.exit_code == 0 and "key accepted, 8 flows" in result.output

@@ -19,6 +19,10 @@ class Provider(Protocol):
         """Every flow (each a dict with at least ``id`` and ``name``) and the total the API claims."""
         ...
 
+    async def probe(self, api: ApiClient) -> str:
+        """One cheap request proving the API answers and accepts the key."""
+        ...
+
     def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         """The same, a page at a time (each with the claimed total), for bounded memory."""
         ...

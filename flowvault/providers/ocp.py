@@ -41,6 +41,10 @@ class Ocp:
             raise ProtocolError(f"GET {FLOWS}: expected a list of flows")
         return data, len(data)
 
+    async def probe(self, api: ApiClient) -> str:
+        _, total = await self.list_flows(api)
+        return f"key accepted, {total} flows"
+
     async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         yield await self.list_flows(api)
 

@@ -27,6 +27,11 @@ class Patchworks:
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
         return await api.paginate(FLOWS, LISTING)
 
+    async def probe(self, api: ApiClient) -> str:
+        reply = await api.get(FLOWS, {"per_page": 1})
+        total = reply.get("meta", {}).get("total") if isinstance(reply, dict) else None
+        return f"key accepted, {total} flows"
+
     async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         async for page in api.iter_pages(FLOWS, LISTING):
             yield page
