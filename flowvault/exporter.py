@@ -58,11 +58,12 @@ class ExportResult:
 
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
-                       provider: Provider = PATCHWORKS, flows: tuple[str, ...] = (), keep_secrets: bool = False,
+                       provider: Provider | None = None, flows: tuple[str, ...] = (), keep_secrets: bool = False,
                        reporter: Reporter | None = None, workers: int = 16) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
     caller holds ``History.run()`` so that an interrupted run is rolled back."""
     rep = reporter or Reporter(progress=False)
+    provider = provider or PATCHWORKS
     result = ExportResult(profile=profile)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
