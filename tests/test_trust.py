@@ -119,26 +119,36 @@ def test_fault_drill_export_is_byte_identical_and_import_has_no_duplicate(make_s
     assert Counter(fl["name"] for fl in server.sim.company(1).flows.values()) == source
 
 
-def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tmp_path: Path,
-                                                            monkeypatch: Any, runner: CliRunner) -> None:
+def exported_then_edited(make_server: Any, tmp_path: Path, monkeypatch: Any) -> tuple[Path, Path, str | None]:
+    """An archive at its first commit, and a company where every flow has been edited since."""
     server = make_server(flows=30, latency=0.01)
     cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
     archive = tmp_path / "archive"
     run_export(load_config(cfg).profile("company-a"), archive)
-    first = History.open(archive).head()
     company = server.sim.company(0)
-    for fid in list(company.flows)[:20]:
-        server.sim.state.update_flow(company, fid, {"flow": {"description": "edited before the kill"}})
+    for fid in list(company.flows):
+        server.sim.state.update_flow(company, fid, {"flow": {"description": "edited since"}})
+    return cfg, archive, History.open(archive).head()
+
+
+def interrupt_export(cfg: Path, archive: Path, sig: int) -> tuple[int, str]:
+    """Run `flowvault export` as a process and send it ``sig`` once it has written a flow."""
     proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(cfg), "-p", "company-a",
                              "--archive", str(archive), "--log-format", "json"],
-                            stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     assert proc.stdout is not None
     for line in proc.stdout:
-        if '"flow_exported"' in line and '"edited' not in line:
-            proc.send_signal(signal.SIGKILL)
+        if '"flow_exported"' in line:
+            proc.send_signal(sig)
             break
-    proc.wait(timeout=30)
-    proc.stdout.close()
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tmp_path: Path,
+                                                            monkeypatch: Any, runner: CliRunner) -> None:
+    cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
+    interrupt_export(cfg, archive, signal.SIGKILL)
     assert History.open(archive).head() == first  # killed before the commit
     ok = cli(runner, "verify", "--archive", archive)
     assert ok.exit_code == 0, ok.output
@@ -148,24 +158,9 @@ def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tm
 
 
 def test_ctrl_c_during_export_leaves_the_last_commit(make_server: Any, tmp_path: Path, monkeypatch: Any) -> None:
-    server = make_server(flows=30, latency=0.01)
-    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
-    archive = tmp_path / "archive"
-    run_export(load_config(cfg).profile("company-a"), archive)
-    first = History.open(archive).head()
-    company = server.sim.company(0)
-    for fid in list(company.flows):
-        server.sim.state.update_flow(company, fid, {"flow": {"description": "edited before Ctrl-C"}})
-    proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(cfg), "-p", "company-a",
-                             "--archive", str(archive), "--log-format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"flow_exported"' in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted" in err
+    cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
+    code, err = interrupt_export(cfg, archive, signal.SIGINT)
+    assert code == 130 and "interrupted" in err
     history = History.open(archive)
     assert history.head() == first and history.dirty_paths() == [] and not history.interrupted()
 
