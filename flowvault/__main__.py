@@ -1,3 +1,5 @@
+"""``python -m flowvault``: the command line."""
+
 from flowvault.cli import main
 
 main()

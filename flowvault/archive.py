@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .canonical import dumps, loads
 from .errors import ArchiveError, UsageError
 
@@ -194,23 +194,6 @@ def parse_manifest(raw: bytes, where: str) -> dict[str, Any]:
 Reader = Callable[[str], "bytes | None"]
 
 
-@dataclass
-class ArchivedFlow:
-    """One archived flow. Its export document is read from the archive each time it is asked
-    for, not kept: an import of 20,000 flows holds their plans, not their documents."""
-
-    flow_id: str
-    name: str
-    folder: str
-    settings: dict[str, Any]
-    snapshot: Snapshot = field(repr=False, compare=False)
-    refs_cache: list[Any] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def export(self) -> dict[str, Any]:
-        return self.snapshot.export_doc(self.flow_id)
-
-
 class Snapshot:
     """The archive as it is in the work tree or at a commit, read through ``read(path)``.
     Every file is checked against the manifest's sha256 as it is read."""
@@ -264,8 +247,9 @@ class Snapshot:
             raise ArchiveError(f"{self.where}: flow {fid}: export.json has no 'flow' object")
         return export
 
-    def flow(self, fid: str) -> ArchivedFlow:
-        """A flow, with its files checked (sha256, JSON, shape) now rather than mid-import."""
+    def checked_settings(self, fid: str) -> dict[str, Any]:
+        """A flow's settings, with every file of the flow checked (sha256, JSON, shape) now
+        rather than mid-import."""
         entry = self.flows[fid]
         self.export_doc(fid)
         for rel in sorted(entry["files"]):
@@ -274,5 +258,4 @@ class Snapshot:
         settings = self._file(fid, "flow.json")
         if not isinstance(settings, dict):
             raise ArchiveError(f"{self.where}: flow {fid}: flow.json is not an object")
-        return ArchivedFlow(flow_id=fid, name=str(entry.get("name", "")), folder=entry["folder"],
-                            settings=settings, snapshot=self)
+        return settings

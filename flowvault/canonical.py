@@ -1,4 +1,5 @@
-"""Canonical JSON: same data, same bytes (sorted keys, 2-space indent, trailing newline)."""
+"""Canonical JSON: same data, same bytes (sorted keys, 2-space indent, trailing newline);
+the volatile fields left out, and the one function that decides whether a flag means secret."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ VOLATILE_FIELDS = frozenset({
 })
 
 REDACTED = "<redacted by flowvault>"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def is_secret(flag: Any) -> bool:
+    """Whether a variable's ``secret`` flag says secret, in any spelling the API may use:
+    ``true``, ``1``, ``"1"``, ``"true"``, ``"yes"``, ``"on"`` (any case). Anything else: no."""
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(flag, int):
+        return flag == 1
+    if isinstance(flag, str):
+        return flag.strip().lower() in _TRUE_WORDS
+    return False
 
 
 def dumps(data: Any) -> bytes:
@@ -26,16 +40,15 @@ def loads(raw: bytes | str) -> Any:
 
 def clean(data: Any, keep_secrets: bool, found: list[str]) -> Any:
     """A copy of ``data`` without the volatile fields, at any depth, and (unless
-    ``keep_secrets``) with the value of every variable marked ``"secret": true`` replaced
-    by the redaction marker (its key stays; the keys go into ``found``)."""
+    ``keep_secrets``) with the value of every variable flagged secret replaced by the
+    redaction marker (its key stays; the keys go into ``found``)."""
     if isinstance(data, dict):
         out = {k: clean(v, keep_secrets, found) for k, v in data.items() if k not in VOLATILE_FIELDS}
-        if not keep_secrets and out.get("secret") is True and out.get("value") not in (None, "", REDACTED) \
-                and "value" in out:
+        if not keep_secrets and is_secret(out.get("secret")) and "value" in out \
+                and out["value"] not in (None, "", REDACTED):
             out["value"] = REDACTED
             found.append(str(out.get("key")))
         return out
     if isinstance(data, list):
         return [clean(v, keep_secrets, found) for v in data]
     return data
-

@@ -1,57 +1,90 @@
-"""Command line: parse, load config, run the action, map errors to exit codes. No logic here."""
+"""Command line: parse, load config, call one action, print. The ONE place where errors
+become a message and an exit code (``FlowvaultGroup.invoke``); commands raise, never exit."""
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import orjson
 
-from . import __version__
+from ._version import __version__
 from .config import load_config
-from .errors import EXIT_ARCHIVE, EXIT_DOCTOR, EXIT_INTERRUPTED, EXIT_PARTIAL, FlowvaultError
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    ArchiveError,
+    Different,
+    DoctorFailed,
+    FlowvaultError,
+    PartialFailure,
+)
 from .output import Reporter
 
-F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-def handle_errors(func: F) -> F:
-    """Turn every FlowvaultError into one line on stderr and its exit code."""
+class FlowvaultGroup(click.Group):
+    """Runs every command (doctor, simulator and map init included) inside one error boundary."""
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except FlowvaultError as e:
-            click.echo(f"flowvault: error: {e}", err=True)
-            sys.exit(e.exit_code)
+            _fail(ctx, str(e), e.exit_code)
         except KeyboardInterrupt:
-            click.echo("flowvault: interrupted; the archive keeps its last commit", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except (click.ClickException, click.Abort, SystemExit):
+            _fail(ctx, "interrupted; the archive keeps its last commit", EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as e:  # the environment: a full disk, a read-only folder, a closed pipe
+            if os.environ.get("FLOWVAULT_DEBUG"):
+                raise
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            _fail(ctx, f"{where}{e.strerror or e.__class__.__name__}", ArchiveError.exit_code)
         except Exception as e:  # a bug: one line, the traceback only on request
             if os.environ.get("FLOWVAULT_DEBUG"):
                 raise
-            click.echo(f"flowvault: internal error: {e.__class__.__name__}: {e} "
-                       "(set FLOWVAULT_DEBUG=1 for the traceback)", err=True)
-            sys.exit(1)
+            _fail(ctx, f"internal error: {e.__class__.__name__}: {e} (set FLOWVAULT_DEBUG=1 for the traceback)",
+                  EXIT_INTERNAL)
 
-    return wrapper  # type: ignore[return-value]
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    line = " ".join(message.split())
+    sub = ctx.obj if isinstance(ctx.obj, dict) else {}
+    if sub.get("log_format") == "json":
+        click.echo(orjson.dumps({"event": "error", "exit_code": code, "message": line}).decode())
+    click.echo(f"flowvault: error: {line}", err=True)
+    ctx.exit(code)
+
+
+def _json_logs(ctx: click.Context, _param: Any, value: str) -> str:
+    ctx.ensure_object(dict)
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    root.obj["log_format"] = value
+    return value
 
 
 config_option = click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                              help="Config file (default ./flowvault.toml).")
 log_option = click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-                          show_default=True, help="json: one JSON object per line on stdout (for cron).")
+                          show_default=True, callback=_json_logs, is_eager=True,
+                          help="json: one JSON object per line on stdout (for cron).")
+archive_option = click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
+                              help="Archive directory (a git repo).")
+at_option = click.option("--at", default=None, metavar="REV",
+                         help="Read the archive at a git revision or date (default: the work tree).")
+map_option = click.option("--map", "map_path", type=click.Path(path_type=Path), default=None,
+                          help="Map file (TOML/JSON): source ID = target ID per resource type, [secrets].")
+conflict_option = click.option("--on-conflict", type=click.Choice(["skip", "rename", "replace"]), default="skip",
+                               show_default=True, help="When the target already has a flow with the same name.")
+concurrency_option = click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+                                  help="Requests in flight.")
 
 
-@click.group()
+@click.group(cls=FlowvaultGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="flowvault")
 def main() -> None:
     """Back up, diff and migrate process flows through a git-committed archive."""
@@ -65,7 +98,7 @@ def main() -> None:
 @click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
               help="Archive directory (a git repo; created if absent).")
 @click.option("--flow", "flows", multiple=True, metavar="ID|NAME", help="Only these flows (repeatable).")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Requests in flight.")
+@concurrency_option
 @click.option("--keep-secrets", is_flag=True, help="Archive secret variable values instead of redacting them.")
 @click.option("--message", "-m", default=None, help="Commit message subject.")
 @click.option("--push", is_flag=True, help="Push the commit to the archive's 'origin' remote.")
@@ -74,30 +107,17 @@ def main() -> None:
 @click.option("--heartbeat-url", default=None, metavar="URL",
               help="GET URL on success, POST URL/fail on failure (healthchecks.io style).")
 @log_option
-@handle_errors
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
            report_path: Path | None, heartbeat_url: str | None, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
-    from .runs import export_command
+    from .actions.export import export_command
 
     if all_profiles and (profile or flows):
         raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
-    code = export_command(load_config(config_path), None if all_profiles else profile, archive_dir,
-                          flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
-                          concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push)
-    if code:
-        sys.exit(code)
-
-
-archive_option = click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
-                              help="Archive directory (a git repo).")
-at_option = click.option("--at", default=None, metavar="REV",
-                         help="Read the archive at a git revision or date (default: the work tree).")
-map_option = click.option("--map", "map_path", type=click.Path(path_type=Path), default=None,
-                          help="Map file (TOML/JSON): source ID = target ID per resource type, [secrets].")
-conflict_option = click.option("--on-conflict", type=click.Choice(["skip", "rename", "replace"]), default="skip",
-                               show_default=True, help="When the target already has a flow with the same name.")
+    export_command(load_config(config_path), None if all_profiles else profile, archive_dir,
+                   flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
+                   concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push)
 
 
 @main.command("import")
@@ -111,21 +131,20 @@ conflict_option = click.option("--on-conflict", type=click.Choice(["skip", "rena
 @conflict_option
 @click.option("--enable", type=click.Choice(["off", "source"]), default="off", show_default=True,
               help="off: imported flows stay disabled; source: enabled as in the archive.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="Requests in flight.")
+@concurrency_option
 @log_option
-@handle_errors
 def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | None, flows: tuple[str, ...],
             map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
             log_format: str) -> None:
     """Import archived flows into a company, remapping IDs; safe to re-run."""
-    from .restore import run_import
+    from .actions.import_ import partial_message, run_import
 
     prof = load_config(config_path).profile(target)
     result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,
                         on_conflict=on_conflict, enable=enable, concurrency=concurrency,
                         reporter=Reporter(log_format))
     if not result.ok:
-        sys.exit(EXIT_PARTIAL)
+        raise PartialFailure(partial_message(result), result)
 
 
 @main.command()
@@ -138,41 +157,37 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
 @conflict_option
 @click.option("--enable", type=click.Choice(["off", "source"]), default="source", show_default=True)
 @log_option
-@handle_errors
 def restore(config_path: Path | None, target: str, archive_dir: Path, flow: str, at: str | None,
             map_path: Path | None, on_conflict: str, enable: str, log_format: str) -> None:
     """Bring back one flow as it was in the newest commit that has it (or --at)."""
-    from .restore import run_restore
+    from .actions.import_ import partial_message
+    from .actions.restore import run_restore
 
     prof = load_config(config_path).profile(target)
     result = run_restore(prof, archive_dir, flow, at=at, map_path=map_path, on_conflict=on_conflict,
                          enable=enable, reporter=Reporter(log_format))
     if not result.ok:
-        sys.exit(EXIT_PARTIAL)
+        raise PartialFailure(partial_message(result), result)
 
 
 @main.command()
 @archive_option
 @click.option("--flow", default=None, metavar="ID|NAME", help="Only commits that changed this flow.")
-@handle_errors
 def history(archive_dir: Path, flow: str | None) -> None:
     """List the commits of the archive (that changed a flow)."""
-    from .history import History
-    from .timeline import flow_commits
+    from .actions.history import flow_commits
 
-    for c in flow_commits(History.open(archive_dir), flow):
+    for c in flow_commits(archive_dir, flow):
         click.echo(f"{c.sha[:10]}  {c.date}  {c.summary}")
 
 
 @main.command()
 @archive_option
-@handle_errors
 def deleted(archive_dir: Path) -> None:
     """List flows present in history but not at HEAD, with the last commit that had them."""
-    from .history import History
-    from .timeline import deleted_flows
+    from .actions.history import deleted_flows
 
-    rows = deleted_flows(History.open(archive_dir))
+    rows = deleted_flows(archive_dir)
     for d in rows:
         click.echo(f"#{d.flow_id}  {d.name}  last in {d.last_commit.sha[:10]} ({d.last_commit.date})")
     if not rows:
@@ -182,10 +197,9 @@ def deleted(archive_dir: Path) -> None:
 @main.command()
 @archive_option
 @at_option
-@handle_errors
 def verify(archive_dir: Path, at: str | None) -> None:
     """Check the archive without the API: checksums, JSON, shapes, uncommitted edits."""
-    from .verify import verify as check
+    from .actions.verify import verify as check
 
     notes: list[str] = []
     problems = check(archive_dir, at, notes)
@@ -194,8 +208,7 @@ def verify(archive_dir: Path, at: str | None) -> None:
     for line in problems:
         click.echo(line)
     if problems:
-        click.echo(f"verify: {len(problems)} problem(s)", err=True)
-        sys.exit(EXIT_ARCHIVE)
+        raise ArchiveError(f"verify: {len(problems)} problem(s)")
     click.echo("verify: ok")
 
 
@@ -206,12 +219,11 @@ def verify(archive_dir: Path, at: str | None) -> None:
 @click.argument("revs", nargs=-1, metavar="[REV1 [REV2]]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (like git diff).")
-@handle_errors
 def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs: tuple[str, ...], fmt: str,
          exit_code: bool) -> None:
     """What changed: between two commits (REV1 REV2; one REV: against the work tree), or,
     with --profile, between the archive (or REV1) and the live company."""
-    from .compare import run_diff
+    from .actions.diff import run_diff
 
     if len(revs) > 2 or (profile and len(revs) > 1):
         raise click.UsageError("give at most two revisions, or one with --profile")
@@ -223,7 +235,7 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
         for line in result.lines():
             click.echo(line)
     if exit_code and not result.empty:
-        sys.exit(1)
+        raise Different(f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed")
 
 
 @main.command()
@@ -233,17 +245,18 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
               help="Also check this archive (repeatable).")
 def doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...]) -> None:
     """Check config, keys, API access, archive and remote: one line each, non-zero on any failure."""
-    from .doctor import run_doctor
+    from .actions.doctor import run_doctor
 
     checks = run_doctor(config_path, profile, archives)
     for c in checks:
         mark = click.style("✓", fg="green") if c.ok else click.style("✗", fg="red")
         click.echo(f"{mark} {c.what}: {c.detail}")
-    if not all(c.ok for c in checks):
-        sys.exit(EXIT_DOCTOR)
+    failing = [c for c in checks if not c.ok]
+    if failing:
+        raise DoctorFailed(f"doctor: {len(failing)} check(s) failing")
 
 
-@main.group("map")
+@main.group("map", context_settings=CONTEXT)
 def map_group() -> None:
     """Map files: source ID → target ID per resource type."""
 
@@ -254,13 +267,10 @@ def map_group() -> None:
 @click.option("--flow", "flows", multiple=True, metavar="ID|NAME")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("flowvault-map.toml"),
               show_default=True)
-@handle_errors
 def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: Path) -> None:
     """Write a map-file template listing every reference with its source name."""
-    from .restore import write_map_template
+    from .actions.map_init import write_map_template
 
-    if output.exists():
-        raise click.ClickException(f"{output} exists; not overwriting it")
     n = write_map_template(archive_dir, output, at=at, flows=flows)
     click.echo(f"wrote {output}: the references of {n} flow(s); fill in the target IDs")
 
@@ -275,36 +285,25 @@ def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: 
               help="OCP orchestrator flows per populated company (its tenant).")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True)
-@click.option("--rate-limit", type=float, default=0.0, help="Requests/second per key (0 = none).")
-@click.option("--latency", type=float, default=0.0, help="Seconds added to every reply.")
-@click.option("--error-rate", type=float, default=0.0, help="Fraction of replies that are 500/502/503.")
-@click.option("--drop-rate", type=float, default=0.0, help="Fraction of connections dropped.")
-def simulator(companies: int, empty_companies: int, flows: int, versions: int, ocp_flows: int, seed: int, port: int,
-              rate_limit: float, latency: float, error_rate: float, drop_rate: float) -> None:
+@click.option("--rate-limit", type=click.FloatRange(0), default=0.0, help="Requests/second per key (0 = none).")
+@click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds added to every reply.")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0,
+              help="Fraction of replies that are 500/502/503.")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of connections dropped.")
+def simulator(**options: Any) -> None:
     """Serve the built-in Patchworks API simulator on 127.0.0.1 (for trying flowvault)."""
-    from .simulator import Faults, Simulator, SimulatorServer, generate
+    from .actions.simulator import serve
 
-    state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
-                     empty_companies=empty_companies, ocp_flows=ocp_flows)
-    faults = Faults(rate_limit=rate_limit, latency=latency, error_rate=error_rate, drop_rate=drop_rate, seed=seed)
-    server = SimulatorServer(Simulator(state, faults), port=port)
-    click.echo(f"flowvault simulator on {server.url}  (Ctrl-C to stop)")
-    for c in state.companies:
-        click.echo(f"  {c.name}: {len(c.flows)} flows, API key {c.api_key}")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(**options, echo=click.echo)
 
 
 @main.command()
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path("flowvault-demo"),
               show_default=True, help="Where the demo writes its config and archive (reset each run).")
 @click.option("--flows", type=click.IntRange(2, 5000), default=40, show_default=True)
-@handle_errors
 def demo(demo_dir: Path, flows: int) -> None:
     """Run the main job end to end against the built-in simulator: no account needed."""
-    from .demo import run_demo
+    from .actions.demo import run_demo
 
     run_demo(demo_dir, flows=flows, echo=click.echo)
 

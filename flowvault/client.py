@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import httpx
 
-from . import __version__
-from .errors import ApiError, ProtocolError
+from ._version import __version__
+from .errors import ApiError, AuthError, NotFoundError, ProtocolError, ValidationError
 from .protocol import MAX_PER_PAGE, RETRY_STATUSES, backoff, decode, parse_page, retry_after
 
 Event = Callable[[dict[str, Any]], None]
@@ -151,6 +151,27 @@ class ApiClient:
             self._next_slot = start + 1.0 / self.rate_limit
         if start > now:
             await anyio.sleep(start - now)
+
+    async def create_once(self, path: str, body: Any, created: Callable[[], Awaitable[Any]]) -> Any:
+        """POST a create that must not happen twice: after an ambiguous failure (5xx, dropped
+        connection, timeout) ask ``created()`` whether it happened before trying again; its
+        answer (not None) is returned in place of the reply."""
+        attempt = 0
+        while True:
+            try:
+                return await self.post(path, body, safe_to_retry=False)
+            except (ValidationError, AuthError, NotFoundError):
+                raise
+            except ApiError as e:
+                if e.status is not None and e.status < 500 and e.status != 429:
+                    raise
+                found = await created()
+                if found is not None:
+                    return found
+                if attempt >= self.max_retries:
+                    raise
+            await anyio.sleep(backoff(attempt, jitter=self._rng.random()))
+            attempt += 1
 
     # -- pagination -------------------------------------------------------------
 

@@ -1,10 +1,15 @@
-"""The one FlowvaultError hierarchy; each class knows its exit code (see README)."""
+"""The one FlowvaultError hierarchy; each class knows its exit code (README's table).
+
+``cli.py`` is the only place that catches these and turns them into a line and an exit code.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 EXIT_OK = 0
+EXIT_DIFFERENT = 1  # `diff --exit-code` found a difference, and nothing else
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_CONFIG = 4
 EXIT_AUTH = 5
@@ -12,19 +17,20 @@ EXIT_API = 6
 EXIT_ARCHIVE = 7
 EXIT_PUSH = 8
 EXIT_DOCTOR = 9
+EXIT_INTERNAL = 70  # a bug in flowvault (EX_SOFTWARE): never for anything a user or the environment causes
 EXIT_INTERRUPTED = 130
 
 
 class FlowvaultError(Exception):
-    """Base of every error flowvault reports; ``str()`` is the one-line message."""
+    """Base of every error flowvault reports; ``str()`` is the one-line message. Raise a subclass."""
 
-    exit_code = 1
+    exit_code = EXIT_INTERNAL
 
 
 class UsageError(FlowvaultError):
-    """The command line asks for something that does not exist (a flow, a revision)."""
+    """The command line asks for something that does not exist (a flow, a revision, a busy port)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(FlowvaultError):
@@ -60,7 +66,7 @@ class ValidationError(ApiError):
 
 
 class ProtocolError(ApiError):
-    """The API answered something that is not the documented shape."""
+    """The API answered something that is not a shape flowvault understands (refused, not passed on)."""
 
 
 class ArchiveError(FlowvaultError):
@@ -70,15 +76,31 @@ class ArchiveError(FlowvaultError):
 
 
 class PartialFailure(FlowvaultError):
-    """The run finished, but some flows failed; the rest was done and kept."""
+    """The run finished, but some flows failed; the rest was done and kept. Carries the result."""
 
     exit_code = EXIT_PARTIAL
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class PushError(FlowvaultError):
     """The local commit was made, but pushing it to the remote failed."""
 
     exit_code = EXIT_PUSH
+
+
+class DoctorFailed(FlowvaultError):
+    """``doctor`` found at least one failing check (each was printed)."""
+
+    exit_code = EXIT_DOCTOR
+
+
+class Different(FlowvaultError):
+    """``diff --exit-code`` found a difference (as ``git diff --exit-code``)."""
+
+    exit_code = EXIT_DIFFERENT
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -90,3 +112,11 @@ def unwrap(exc: BaseException) -> BaseException:
                 return found
         return unwrap(exc.exceptions[0])
     return exc
+
+
+class ProfilesFailed(FlowvaultError):
+    """``export --all-profiles``: some profiles did not finish cleanly; exits with the worst code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -9,20 +9,37 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuchPathError
 
-from .errors import ArchiveError, PushError
+from .errors import ArchiveError, PushError, UsageError
 
 MARKER = "flowvault-run-in-progress"
 LOCK = "flowvault.lock"
 _FALLBACK_ID = {"GIT_AUTHOR_NAME": "flowvault", "GIT_AUTHOR_EMAIL": "flowvault@localhost",
                 "GIT_COMMITTER_NAME": "flowvault", "GIT_COMMITTER_EMAIL": "flowvault@localhost"}
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
+_AGO = re.compile(r"^(yesterday|today|now|(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+                  r"(second|minute|hour|day|week|month|year)s?\s+ago)$", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def git_errors(root: Path, what: str) -> Iterator[None]:
+    """The one boundary where git's exceptions become ArchiveError (as httpx's map_exceptions)."""
+    try:
+        yield
+    except GitCommandError as e:
+        raise ArchiveError(f"{root}: {what} failed ({_git_msg(e)})") from None
+    except (GitError, ValueError, OSError) as e:  # unreadable objects, a broken repository
+        raise ArchiveError(f"{root}: {what} failed ({e.__class__.__name__}: {_first_line(e)})") from None
 
 
 @dataclass(frozen=True)
@@ -43,19 +60,25 @@ class History:
     @classmethod
     def open(cls, root: Path | str, *, create: bool = False) -> History:
         path = Path(root)
+        if path.exists() and not path.is_dir():
+            raise ArchiveError(f"{path}: is a file, not an archive directory")
         try:
-            return cls(git.Repo(path))
-        except (InvalidGitRepositoryError, NoSuchPathError):
-            if not create:
-                raise ArchiveError(f"{path}: not an archive (no git repository there)") from None
-        if path.exists() and any(p.name != ".git" for p in path.iterdir()):
-            raise ArchiveError(f"{path}: exists, is not empty and is not a git repository; "
-                               "use an empty or new directory for the archive")
-        path.mkdir(parents=True, exist_ok=True)
-        repo = git.Repo.init(path)
-        with repo.config_writer() as cw:
-            cw.set_value("core", "quotepath", "false")
-        return cls(repo)
+            with git_errors(path, "opening the repository"):
+                try:
+                    return cls(git.Repo(path))
+                except (InvalidGitRepositoryError, NoSuchPathError):
+                    if not create:
+                        raise ArchiveError(f"{path}: not an archive (no git repository there)") from None
+                if path.exists() and any(p.name != ".git" for p in path.iterdir()):
+                    raise ArchiveError(f"{path}: exists, is not empty and is not a git repository; "
+                                       "use an empty or new directory for the archive")
+                path.mkdir(parents=True, exist_ok=True)
+                repo = git.Repo.init(path)
+                with repo.config_writer() as cw:
+                    cw.set_value("core", "quotepath", "false")
+                return cls(repo)
+        except PermissionError:
+            raise ArchiveError(f"{path}: permission denied") from None
 
     @property
     def git_dir(self) -> Path:
@@ -74,7 +97,11 @@ class History:
         """Hold the archive's lock; if a previous run died mid-way, put the work tree back to
         HEAD first. A run that fails or is interrupted is rolled back on the spot; one that is
         killed leaves the marker, so the next run (or verify) knows to ignore its leftovers."""
-        with open(self.git_dir / LOCK, "w") as fh:
+        try:
+            fh = open(self.git_dir / LOCK, "w")  # noqa: SIM115 - held for the whole run
+        except OSError as e:
+            raise ArchiveError(f"{self.root}: cannot take the archive's lock ({e.strerror})") from None
+        with fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -95,45 +122,39 @@ class History:
 
     def rollback(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> None:
         """Discard uncommitted changes to the archive's own files."""
-        try:
+        with git_errors(self.root, "undoing an interrupted run"):
             if self.head() is not None:
                 self.repo.git.reset("--hard", "-q", "HEAD")
             else:
                 for p in paths:
                     self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", p)
             self.repo.git.clean("-fdq", "--", *paths)
-        except GitCommandError as e:
-            raise ArchiveError(f"{self.root}: could not undo an interrupted run ({_git_msg(e)})") from None
 
     # -- commit and push -------------------------------------------------------
 
     def dirty_paths(self) -> list[str]:
-        out = self.repo.git.status("--porcelain", "--untracked-files=all", "-z")
+        with git_errors(self.root, "git status"):
+            out = self.repo.git.status("--porcelain", "--untracked-files=all", "-z")
         return [entry[3:] for entry in out.split("\0") if entry]
 
     def commit_all(self, message: str) -> str | None:
         """Stage everything and commit; None when nothing changed."""
-        try:
+        with git_errors(self.root, "git commit"):
             self.repo.git.add("-A")
             if self.head() is not None and not self.repo.git.diff("--cached", "--name-only"):
                 return None
-            if self.head() is None and not self.repo.git.diff("--cached", "--name-only", "--root") \
-                    and not self.repo.git.ls_files():
+            if self.head() is None and not self.repo.git.ls_files():
                 return None
             self._commit(message)
-        except GitCommandError as e:
-            raise ArchiveError(f"{self.root}: git commit failed ({_git_msg(e)})") from None
         return self.head()
 
     def commit_paths(self, paths: list[str], message: str) -> str | None:
         """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds."""
-        try:
+        with git_errors(self.root, "git commit"):
             self.repo.git.add("--", *paths)
             if self.head() is not None and not self.repo.git.diff("--cached", "--name-only", "--", *paths):
                 return None
             self._commit(message, "--", *paths)
-        except GitCommandError as e:
-            raise ArchiveError(f"{self.root}: git commit failed ({_git_msg(e)})") from None
         return self.head()
 
     def _commit(self, message: str, *args: str) -> None:
@@ -154,9 +175,10 @@ class History:
 
     def identity(self) -> str:
         """Who commits: the repository's or global git identity, else flowvault's fallback."""
-        reader = self.repo.config_reader()
-        if reader.has_option("user", "name") and reader.has_option("user", "email"):
-            return f"{reader.get_value('user', 'name')} <{reader.get_value('user', 'email')}>"
+        with git_errors(self.root, "reading git's config"):
+            reader = self.repo.config_reader()
+            if reader.has_option("user", "name") and reader.has_option("user", "email"):
+                return f"{reader.get_value('user', 'name')} <{reader.get_value('user', 'email')}>"
         return (f"{_FALLBACK_ID['GIT_AUTHOR_NAME']} <{_FALLBACK_ID['GIT_AUTHOR_EMAIL']}> "
                 "(no git identity configured: flowvault's fallback)")
 
@@ -171,60 +193,73 @@ class History:
         return True, f"'{remote}' reachable"
 
     def push(self, remote: str = "origin") -> None:
+        if remote not in [r.name for r in self.repo.remotes]:
+            raise PushError(f"{self.root}: no git remote '{remote}' to push to "
+                            f"(add one with: git -C {self.root} remote add {remote} URL)")
         try:
-            if remote not in [r.name for r in self.repo.remotes]:
-                raise PushError(f"{self.root}: no git remote '{remote}' to push to "
-                                f"(add one with: git -C {self.root} remote add {remote} URL)")
             branch = self.repo.active_branch.name
             self.repo.git.push(remote, f"HEAD:refs/heads/{branch}")
-        except GitCommandError as e:
-            raise PushError(f"{self.root}: push to '{remote}' failed ({_git_msg(e)}); "
-                            "the local commit is kept") from None
+        except (GitCommandError, TypeError) as e:
+            why = _git_msg(e) if isinstance(e, GitCommandError) else "HEAD is not on a branch"
+            raise PushError(f"{self.root}: push to '{remote}' failed ({why}); the local commit is kept") from None
 
     # -- reading history ---------------------------------------------------------
 
     def resolve(self, rev: str | None) -> str:
-        """A commit SHA for a revision or a date ('2026-11-20', 'yesterday'); HEAD if None."""
-        try:
-            if rev is None:
-                sha = self.head()
-                if sha is None:
-                    raise ArchiveError(f"{self.root}: the archive has no commit yet")
-                return sha
+        """The commit SHA a revision names (SHA, branch, tag, HEAD~N…) or the newest commit at or
+        before a date ('2026-11-20', '3 days ago'); HEAD if None. Anything else is a UsageError:
+        an unknown revision is never read as HEAD."""
+        if rev is None:
+            sha = self.head()
+            if sha is None:
+                raise ArchiveError(f"{self.root}: the archive has no commit yet")
+            return sha
+        text = rev.strip()
+        with git_errors(self.root, f"resolving '{rev}'"):
+            if self.head() is None:
+                raise UsageError(f"{self.root}: unknown revision '{rev}' (the archive has no commit yet)")
             try:
-                return self.repo.commit(rev).hexsha
-            except (git.BadName, ValueError):
-                sha = self.repo.git.rev_list("-1", f"--before={rev}", "HEAD")
-                if not sha:
-                    raise ArchiveError(f"{self.root}: no commit at or before '{rev}'") from None
-                return str(sha)
-        except GitCommandError as e:
-            raise ArchiveError(f"{self.root}: cannot resolve revision '{rev}' ({_git_msg(e)})") from None
+                return str(self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{text}^{{commit}}"))
+            except GitCommandError:
+                pass
+            if not (_DATE.match(text) or _AGO.match(text)):
+                raise UsageError(f"{self.root}: unknown revision '{rev}' (give a commit, branch, tag, "
+                                 "HEAD~N, a date such as 2026-11-20, or '3 days ago')")
+            sha = self.repo.git.rev_list("-1", f"--before={text}", "HEAD")
+        if not sha:
+            raise UsageError(f"{self.root}: no commit at or before '{rev}' (the first commit is newer)")
+        return str(sha)
 
     def read(self, sha: str, path: str) -> bytes | None:
-        try:
-            blob = self.repo.commit(sha).tree / path
-        except KeyError:
-            return None
-        return bytes(blob.data_stream.read())
+        with git_errors(self.root, f"reading {path} at {sha[:10]}"):
+            try:
+                blob = self.repo.commit(sha).tree / path
+            except KeyError:
+                return None
+            return bytes(blob.data_stream.read())
 
     def files_at(self, sha: str, prefix: str) -> list[str]:
-        out = self.repo.git.ls_tree("-r", "--name-only", "-z", sha, "--", prefix)
+        with git_errors(self.root, "git ls-tree"):
+            out = self.repo.git.ls_tree("-r", "--name-only", "-z", sha, "--", prefix)
         return [p for p in out.split("\0") if p]
 
     def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
         if self.head() is None:
             return []
         kwargs: dict[str, Any] = {"max_count": max_count} if max_count else {}
-        try:
+        with git_errors(self.root, "git log"):
             commits = self.repo.iter_commits("HEAD", paths=paths or [], **kwargs)
             return [Commit(c.hexsha, c.committed_datetime.isoformat(), str(c.summary), str(c.message))
                     for c in commits]
-        except GitCommandError as e:
-            raise ArchiveError(f"{self.root}: git log failed ({_git_msg(e)})") from None
 
     def show_stat(self, sha: str) -> str:
-        return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+        with git_errors(self.root, "git show"):
+            return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else ""
 
 
 def _git_msg(e: GitCommandError) -> str:

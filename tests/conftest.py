@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
+from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
@@ -60,3 +63,22 @@ def profile_a(config: Path) -> Any:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file of an archive's work tree (outside .git) and its bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.parts}
+
+
+def manifest(root: Path) -> dict[str, Any]:
+    return orjson.loads((root / "manifest.json").read_bytes())
+
+
+def cli(runner: CliRunner, *args: Any) -> Any:
+    """Run the command line as a user types it (every argument as text)."""
+    return runner.invoke(main, [str(a) for a in args])

@@ -15,22 +15,9 @@ from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import EXIT_PARTIAL
 from flowvault.history import MARKER, History
-from flowvault.runs import run_export
+from flowvault.actions.export import run_export
 
-from .conftest import write_config
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and ".git" not in p.parts}
-
-
-def manifest(root: Path) -> dict[str, Any]:
-    return orjson.loads((root / MANIFEST).read_bytes())
+from .conftest import git, manifest, tree_bytes, write_config
 
 
 def test_every_flow_version_and_schedule_is_archived_as_served(make_server: Any, tmp_path: Path,

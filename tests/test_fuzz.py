@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from flowvault.archive import Snapshot, parse_manifest, sha256
 from flowvault.config import parse_config
 from flowvault.errors import ArchiveError, ConfigError
-from flowvault.plan import parse_map
+from flowvault.mapfile import parse_map
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -57,6 +57,6 @@ def test_archived_file_with_any_bytes_is_rejected_or_read(raw: bytes) -> None:
     files = {"manifest.json": manifest, "flows/1-x/export.json": raw, "flows/1-x/flow.json": raw}
     snap = Snapshot(files.get, "archive")
     try:
-        snap.flow("1")
+        snap.checked_settings("1")
     except ArchiveError as e:
         assert "archive" in str(e)

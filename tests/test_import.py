@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import ConfigError
-from flowvault.plan import parse_map
-from flowvault.restore import run_import, run_restore
-from flowvault.runs import run_export
+from flowvault.mapfile import parse_map
+from flowvault.actions.import_ import run_import
+from flowvault.actions.restore import run_restore
+from flowvault.actions.export import run_export
 
 from .conftest import write_config
 

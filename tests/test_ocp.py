@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.simulator.ocp import ocp_state
 
-from .conftest import write_config
-from .test_export import manifest, tree_bytes
+from .conftest import manifest, tree_bytes, write_config
 
 
 @pytest.fixture

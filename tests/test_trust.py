@@ -17,15 +17,10 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.history import History
-from flowvault.restore import run_import
-from flowvault.runs import run_export
+from flowvault.actions.import_ import run_import
+from flowvault.actions.export import run_export
 
-from .conftest import write_config
-from .test_export import git, manifest, tree_bytes
-
-
-def cli(runner: CliRunner, *args: str) -> Any:
-    return runner.invoke(main, [str(a) for a in args])
+from .conftest import cli, git, manifest, tree_bytes, write_config
 
 
 @pytest.fixture

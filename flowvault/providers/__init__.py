@@ -1,5 +1,6 @@
-"""What differs between vendors, and nothing else: how to list flows and fetch one flow
-into archive files. The exporter, archive, git history, verify and diff are shared."""
+"""Everything that differs between vendors, in both directions, behind one interface:
+list, fetch and probe for export; inventory, name rules, references, create, finish,
+delete and patch for import. The exporter, importer, archive and history are shared."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, Protocol
 
 from ..archive import FlowRecord
 from ..client import ApiClient
+from ..errors import ConfigError
+from ..models import CreateJob, Created, Inventory, MapFile, Ref
 from .ocp import Ocp
 from .patchworks import Patchworks
 
@@ -15,20 +18,62 @@ from .patchworks import Patchworks
 class Provider(Protocol):
     name: str
 
+    # -- export ------------------------------------------------------------------
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
         """Every flow (each a dict with at least ``id`` and ``name``) and the total the API claims."""
-        ...
-
-    async def probe(self, api: ApiClient) -> str:
-        """One cheap request proving the API answers and accepts the key."""
         ...
 
     def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         """The same, a page at a time (each with the claimed total), for bounded memory."""
         ...
 
+    async def probe(self, api: ApiClient) -> str:
+        """One cheap request proving the API answers and accepts the key."""
+        ...
+
     async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
         """One flow's archive record and the number of secret values redacted."""
+        ...
+
+    # -- import ------------------------------------------------------------------
+    def name_key(self, name: str) -> str:
+        """What makes two flow names the same in this vendor (exact, or regardless of case)."""
+        ...
+
+    def name_problem(self, name: str) -> str | None:
+        """Why the vendor would reject this name, or None."""
+        ...
+
+    def renamed(self, name: str, n: int) -> str:
+        """The n-th alternative name for ``--on-conflict rename``."""
+        ...
+
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
+        """Every reference the flow's export document holds."""
+        ...
+
+    def check_map(self, mapping: MapFile, where: str) -> None:
+        """Refuse (UsageError) the parts of a map file that do not apply to this vendor."""
+        ...
+
+    async def inventory(self, api: ApiClient) -> Inventory:
+        """The target's flows and the resources it exposes by name."""
+        ...
+
+    async def create(self, api: ApiClient, job: CreateJob) -> Created:
+        """Create one flow, never twice (``ApiClient.create_once``)."""
+        ...
+
+    async def delete(self, api: ApiClient, target_id: int | str) -> None:
+        ...
+
+    async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
+        """Restore what the create does not (state, schedules, labels, enabled policy); returns
+        the flows left disabled/stopped for the summary and the provider's info for patches."""
+        ...
+
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
+        """Point a deferred flow reference at its target; False when it cannot."""
         ...
 
 
@@ -38,7 +83,10 @@ PROVIDERS: dict[str, Provider] = {"patchworks": PATCHWORKS, "ocp": OCP}
 
 
 def provider_for(name: str) -> Provider:
-    return PROVIDERS[name]
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown provider '{name}' (known: {', '.join(sorted(PROVIDERS))})") from None
 
 
 __all__ = ["OCP", "PATCHWORKS", "PROVIDERS", "Provider", "provider_for"]

@@ -1,9 +1,10 @@
-"""OCP orchestrator flows (../shared/reference/ocp-orchestrator-flows-api.txt).
+"""OCP orchestrator flows (../shared/reference/ocp-orchestrator-flows-api.txt), both directions.
 
 A flow is a name, a group, input/output fields and a canvas; its app status comes from
 ``/api/apps/<uuid>/status/``. Export: one listing plus one status request per flow.
 Import recreates a flow by name (checked against OCP's rule before any request); OCP
-gives it a new canvas, recorded next to the old one in the ID map.
+gives it a new canvas, recorded next to the old one in the ID map. OCP flows hold no
+references to other resources, so of a map file only ``[flow]`` applies.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..archive import ArchivedFlow, FlowRecord, Snapshot, build_record
+from ..archive import FlowRecord, build_record
 from ..canonical import clean
 from ..client import ApiClient
-from ..errors import ApiError, ProtocolError
-from ..importer import ImportResult, Ledger, create_once
-from ..output import Reporter
-from ..plan import FlowPlan
+from ..errors import ApiError, ProtocolError, UsageError
+from ..models import CreateJob, Created, Inventory, MapFile, Ref
 
 FLOWS = "/api/flows/"
 NAME_RULE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -27,6 +26,8 @@ DEFINITION = ("name", "group", "input_fields", "output_fields")
 
 class Ocp:
     name = "ocp"
+
+    # -- export ------------------------------------------------------------------
 
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
         data = await api.get(FLOWS)
@@ -56,96 +57,68 @@ class Ocp:
         found: list[str] = []
         return build_record(clean(settings, keep_secrets, found), clean(doc, keep_secrets, found), []), len(found)
 
+    # -- import ------------------------------------------------------------------
 
-def name_problem(name: str) -> str | None:
-    if NAME_RULE.match(name):
-        return None
-    return f"name '{name}' would be rejected by OCP (only letters, digits and '_')"
+    def name_key(self, name: str) -> str:
+        return name.lower()  # OCP's names are unique without regard to case (name__iexact)
 
+    def name_problem(self, name: str) -> str | None:
+        if NAME_RULE.match(name):
+            return None
+        return f"name '{name}' would be rejected by OCP (only letters, digits and '_')"
 
-async def import_ocp(api: ApiClient, snapshot: Snapshot, ledger: Ledger, *, target: str, flows: tuple[str, ...] = (),
-                     dry_run: bool = False, on_conflict: str = "skip",
-                     reporter: Reporter | None = None) -> ImportResult:
-    """Recreate archived OCP flows by name in a tenant; idempotent through the ledger."""
-    rep = reporter or Reporter(progress=False)
-    result = ImportResult(target=target, dry_run=dry_run)
-    listed, _ = await Ocp().list_flows(api)
-    existing = {str(f["id"]): str(f.get("name")) for f in listed}
-    if not dry_run:
-        for src, entry in list(ledger.started.items()):  # a create cut short by a kill: adopt it
-            new = [i for i, n in existing.items() if n == entry["name"] and i not in set(entry.get("pre", []))]
-            if new:
-                ledger.log("done", src, target_id=new[0], name=entry["name"])
-            ledger.started.pop(src, None)
-    for fid in snapshot.select(flows):
-        result.plans.append(_plan(snapshot.flow(fid), ledger, existing, on_conflict))
-    if not dry_run:
-        for plan in result.plans:
-            await _run(api, plan, ledger, existing, result, rep)
-    result.requests, result.writes = api.stats.requests, api.stats.writes
-    return result
+    def renamed(self, name: str, n: int) -> str:
+        return f"{name}_{n}"
 
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
+        return []
 
-def _plan(flow: ArchivedFlow, ledger: Ledger, existing: dict[str, str], on_conflict: str) -> FlowPlan:
-    entry = ledger.flows.get(flow.flow_id)
-    if entry and entry.get("complete") and str(entry["target_id"]) in existing:
-        return FlowPlan(flow, "skip", "already imported", target_id=entry["target_id"])
-    name = str(flow.export["flow"].get("name"))
-    problem = name_problem(name)
-    if problem:
-        return FlowPlan(flow, "invalid", problem)
-    same = [i for i, n in existing.items() if n.lower() == name.lower()]
-    if same:
-        action = {"skip": "conflict", "rename": "rename", "replace": "replace"}[on_conflict]
-        return FlowPlan(flow, action, f"the target already has a flow named '{existing[same[0]]}'",
-                        target_id=same[0])  # type: ignore[arg-type]
-    return FlowPlan(flow, "create")
+    def check_map(self, mapping: MapFile, where: str) -> None:
+        other = sorted(set(mapping.ids) - {"flow"})
+        if other:
+            raise UsageError(f"{where}: [{other[0]}] does not apply to OCP flows (they hold no references; "
+                             "only [flow] source = target applies)")
+        if mapping.secrets:
+            raise UsageError(f"{where}: [secrets] does not apply to OCP flows (they have no variables)")
 
+    async def inventory(self, api: ApiClient) -> Inventory:
+        listed, _ = await self.list_flows(api)
+        return Inventory({str(f["id"]): str(f.get("name")) for f in listed if isinstance(f, dict) and "id" in f})
 
-async def _run(api: ApiClient, plan: FlowPlan, ledger: Ledger, existing: dict[str, str], result: ImportResult,
-               rep: Reporter) -> None:
-    if plan.action == "skip":
-        result.skipped.append(plan.label)
-        return
-    if plan.action == "invalid":
-        result.failed[plan.label] = plan.reason
-        rep.event("flow_failed", flow_id=plan.flow.flow_id, message=f"{plan.label}: {plan.reason}")
-        return
-    if plan.action == "conflict":
-        result.conflicts.append(f"{plan.label}: {plan.reason}; use --on-conflict rename|replace")
-        return
-    export = plan.flow.export
-    definition = {k: v for k, v in export["flow"].items() if k in DEFINITION}
-    name = str(definition["name"])
-    try:
-        if plan.action == "replace":
-            await api.delete(f"{FLOWS}{plan.target_id}/")
-            existing.pop(str(plan.target_id), None)
-        elif plan.action == "rename":
-            n = 2
-            while any(x.lower() == f"{name}_{n}".lower() for x in existing.values()):
-                n += 1
-            name = definition["name"] = f"{name}_{n}"
-        pre = [i for i, x in existing.items() if x == name]
-        ledger.log("start", plan.flow.flow_id, name=name, pre=pre)
+    async def create(self, api: ApiClient, job: CreateJob) -> Created:
+        definition = {k: v for k, v in job.export["flow"].items() if k in DEFINITION}
+        definition["name"] = job.name
+        pre = {str(i) for i in job.pre}
 
         async def created() -> Any:
-            found = await api.get(FLOWS, {"name__iexact": name})
+            found = await api.get(FLOWS, {"name__iexact": job.name})
             new = [f for f in found if str(f["id"]) not in pre] if isinstance(found, list) else []
             return new[0] if new else None
 
-        made = await create_once(api, FLOWS, definition, created)
-    except ApiError as e:
-        why = str(e)
-        if e.status == 409:
-            why = f"cannot replace the existing flow: {e}"
-        result.failed[plan.label] = why
-        rep.event("flow_failed", flow_id=plan.flow.flow_id, message=f"{plan.label}: {why}")
-        return
-    existing[str(made["id"])] = name
-    ledger.log("done", plan.flow.flow_id, target_id=str(made["id"]), name=name,
-               canvas_id=made.get("canvas_id"), source_canvas_id=export["metadata"].get("canvas_id"))
-    result.imported.append(plan.label)
-    if plan.flow.settings.get("status") == "started":
-        result.left_disabled.append(f"{plan.label}: was started in the source; start the app in OCP when ready")
-    rep.event("flow_imported", flow_id=plan.flow.flow_id, name=name, target_id=made["id"])
+        made = await api.create_once(FLOWS, definition, created)
+        if not isinstance(made, dict) or "id" not in made:
+            raise ProtocolError(f"POST {FLOWS}: the reply has no created flow")
+        return Created(str(made["id"]), ledger={"canvas_id": made.get("canvas_id"),
+                                                "source_canvas_id": job.export.get("metadata", {}).get("canvas_id")})
+
+    async def delete(self, api: ApiClient, target_id: int | str) -> None:
+        try:
+            await api.delete(f"{FLOWS}{target_id}/")
+        except ApiError as e:
+            if e.status == 409:  # used by other apps/flows: OCP's reason says which
+                raise ApiError(f"cannot replace the existing flow: {e}", status=409, method=e.method,
+                               path=e.path) from None
+            raise
+
+    async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
+        """OCP's API cannot start an app: flows started in the source are listed to start by hand,
+        whatever the enable policy (with ``off`` they are meant to stay stopped anyway)."""
+        flow = job.plan.flow
+        if flow.settings.get("status") != "started":
+            return [], info
+        if job.enable == "source":
+            return [f"{flow.label}: was started in the source; OCP's API cannot start it: start the app by hand"], info
+        return [flow.label], info
+
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
+        return False  # OCP flows hold no references

@@ -1,12 +1,14 @@
-"""Patchworks Core API: what flowvault asks of it to list and fetch flows.
+"""Patchworks Core API, both directions: list and fetch flows into archive records, and
+recreate them (import endpoint, then deployed state, schedules, labels, enabled policy).
 
-Two requests per flow for most flows: the export document, and the versions list with
+Export: two requests for most flows — the export document, and the versions list with
 steps, variables and schedules included; a version the list returns without them is
 fetched through its detail and schedules endpoints.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,14 +17,27 @@ import anyio
 from ..archive import FlowRecord, build_record
 from ..canonical import clean
 from ..client import ApiClient
-from ..errors import FlowvaultError
+from ..errors import NotFoundError, ProtocolError
+from ..models import CreateJob, Created, Inventory, MapFile, Ref
+from ..references import find_refs, remap_flow_doc
 
 FLOWS = "/api/v1/flows"
 LISTING = {"include": "labels", "sort": "id"}
+VERSION_INCLUDE = "steps,variables,schedules"
+RESOURCE_PATHS = {"connector": "/api/v1/connectors", "script": "/api/v1/scripts", "cache": "/api/v1/caches",
+                  "data_pool": "/api/v1/data-pools", "virtual_environment": "/api/v1/virtual-environments"}
+
+
+def _int_id(raw: Any, where: str) -> int:
+    if isinstance(raw, bool) or not str(raw).isdigit():
+        raise ProtocolError(f"{where}: expected a numeric ID, got {str(raw)[:40]!r}")
+    return int(raw)
 
 
 class Patchworks:
     name = "patchworks"
+
+    # -- export ------------------------------------------------------------------
 
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
         return await api.paginate(FLOWS, LISTING)
@@ -37,50 +52,181 @@ class Patchworks:
             yield page
 
     async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
-        return await fetch_flow(api, flow, keep_secrets)
+        """The export document and the versions list (all pages) with steps, variables and
+        schedules included; the record and the number of redacted secret values."""
+        fid = _int_id(flow["id"], f"{FLOWS}")
+        found: list[str] = []
+        got: dict[str, Any] = {}
+
+        async def export_doc() -> None:
+            got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
+
+        async def version_list() -> None:
+            got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(export_doc)
+            tg.start_soon(version_list)
+        if not isinstance(got["export"], dict) or not isinstance(got["export"].get("flow"), dict):
+            raise ProtocolError(f"POST {FLOWS}/export: flow {fid}: the reply has no 'flow' object")
+
+        versions: dict[int, dict[str, Any]] = {}
+        for v in got["versions"]:
+            if not isinstance(v, dict) or "id" not in v:
+                raise ProtocolError(f"GET {FLOWS}/{fid}/versions: a version has no 'id'")
+            versions[_int_id(v["id"], f"GET {FLOWS}/{fid}/versions")] = v
+
+        async def complete(vid: int) -> None:
+            reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
+            detail = reply.get("data") if isinstance(reply, dict) else None
+            if not isinstance(detail, dict):
+                raise ProtocolError(f"GET {FLOWS}/{fid}/versions/{vid}: the reply has no 'data' object")
+            schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
+            versions[vid] = {**detail, "schedules": schedules}
+
+        async with anyio.create_task_group() as tg:
+            for vid, v in versions.items():
+                if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
+                    tg.start_soon(complete, vid)
+        cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))},
+                         keep_secrets, found) for _, v in sorted(versions.items())]
+        record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), cleaned)
+        return record, len(found)
+
+    # -- import ------------------------------------------------------------------
+
+    def name_key(self, name: str) -> str:
+        return name
+
+    def name_problem(self, name: str) -> str | None:
+        return None if name.strip() else "the flow has an empty name"
+
+    def renamed(self, name: str, n: int) -> str:
+        return f"{name} ({n})"
+
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
+        return find_refs(export, flow_id, flow_name)
+
+    def check_map(self, mapping: MapFile, where: str) -> None:
+        """Every section of a map file applies to Patchworks."""
+
+    async def inventory(self, api: ApiClient) -> Inventory:
+        flows, _ = await api.paginate(FLOWS, {"sort": "id"})
+        by_name: dict[str, dict[str, list[int]]] = {}
+        for rtype, path in RESOURCE_PATHS.items():
+            try:
+                items, _ = await api.paginate(path)
+            except NotFoundError:
+                continue  # not exposed: only the map file can resolve this type
+            for item in items:
+                if isinstance(item, dict) and "id" in item:
+                    by_name.setdefault(rtype, {}).setdefault(str(item.get("name")), []).append(
+                        _int_id(item["id"], f"GET {path}"))
+        listed = {str(_int_id(f["id"], f"GET {FLOWS}")): str(f.get("name")) for f in flows if isinstance(f, dict)}
+        names: dict[str, list[int]] = {}
+        for fid, name in sorted(listed.items(), key=lambda kv: int(kv[0])):
+            names.setdefault(name, []).append(int(fid))
+        by_name["flow"] = names
+        return Inventory(listed, by_name)
+
+    async def create(self, api: ApiClient, job: CreateJob) -> Created:
+        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name)  # type: ignore[arg-type]
+        body = {"flow": json.dumps(doc, ensure_ascii=False),
+                "metadata": json.dumps(job.export.get("metadata", {}), ensure_ascii=False),
+                "as_marketplace": False}
+        pre = {str(i) for i in job.pre}
+
+        async def created() -> Any:
+            found, _ = await api.paginate(FLOWS, {"filter[name]": job.name})
+            new = [int(f["id"]) for f in found if f.get("name") == job.name and str(f["id"]) not in pre]
+            return {"adopted": new[0]} if new else None
+
+        reply = await api.create_once(f"{FLOWS}/import", body, created)
+        if isinstance(reply, dict) and "adopted" in reply:
+            return Created(int(reply["adopted"]))
+        data = reply.get("data") if isinstance(reply, dict) else None
+        if not isinstance(data, dict) or "id" not in data:
+            raise ProtocolError(f"POST {FLOWS}/import: the reply has no created flow")
+        steps = {int(v["iteration"]): (int(v["id"]), [int(s["id"]) for s in v.get("steps") or []])
+                 for v in data.get("versions") or [] if isinstance(v, dict) and "id" in v}
+        return Created(_int_id(data["id"], f"POST {FLOWS}/import"), info={"steps": steps, "fresh": True})
+
+    async def delete(self, api: ApiClient, target_id: int | str) -> None:
+        await api.delete(f"{FLOWS}/{target_id}")
+
+    async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
+        """Restore what import does not: deployed state, schedules, labels, enabled policy.
+        Returns notes for the summary and the step IDs (for deferred references)."""
+        flow, doc = job.plan.flow, job.export["flow"]
+        versions = {int(v.get("iteration", 0)): v for v in doc.get("versions") or []}
+        steps: dict[int, tuple[int, list[int]]] = dict((info or {}).get("steps") or {})
+        fresh = bool((info or {}).get("fresh")) and all(it in steps for it in versions)
+        if fresh:
+            target_versions = {it: steps[it][0] for it in versions}
+            current: dict[int, Any] = {it: {"deployed_at": None} for it in versions}
+        else:
+            listed, _ = await api.paginate(f"{FLOWS}/{target_id}/versions")
+            target_versions = {int(v["iteration"]): int(v["id"]) for v in listed}
+            current = {int(v["iteration"]): v for v in listed}
+            if job.plan.deferred:
+                for it, vid in target_versions.items():
+                    detail = (await api.get(f"{FLOWS}/{target_id}/versions/{vid}"))["data"]
+                    steps[it] = (vid, [int(s["id"]) for s in detail.get("steps") or []])
+        deploy = sorted((v for v in versions.values() if v.get("deployed_at")),
+                        key=lambda v: (v.get("status") == "Deployed", v["deployed_at"]))
+        for v in deploy:
+            it = int(v["iteration"])
+            if it not in target_versions:
+                continue
+            differs = current.get(it, {}).get("deployed_at") != v["deployed_at"]
+            if differs or v.get("status") == "Deployed":  # the deployed one last, so it wins
+                await api.put(f"{FLOWS}/{target_id}/versions/{target_versions[it]}",
+                              {"deployed_at": v["deployed_at"]})
+        for it, v in versions.items():
+            crons = [str(s["cron_string"]) for s in v.get("schedules") or [] if s.get("cron_string")]
+            if crons and it in target_versions:
+                await _sync_schedules(api, target_versions[it], crons, fresh)
+        notes: list[str] = []
+        enabled_at = flow.settings.get("enabled_at")
+        update: dict[str, Any] = {}
+        labels = [{"name": n} for n in doc.get("labels") or []]
+        if labels:
+            update["labels"] = labels
+        if enabled_at and job.enable == "source":
+            update["flow"] = {"enabled_at": enabled_at}
+        elif enabled_at:
+            notes.append(flow.label)
+        if update:
+            await api.put(f"{FLOWS}/{target_id}", update)
+        return notes, {"steps": steps}
+
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
+        """Point a deferred flow reference at its target; False when the step is not known."""
+        where = ((info or {}).get("steps") or {}).get(ref.iteration)
+        if where is None or ref.step_index >= len(where[1]):
+            return False
+        await api.patch(f"/api/v1/flow-versions/{where[0]}/graph/steps/{where[1][ref.step_index]}",
+                        {ref.field: target})
+        return True
 
 
-VERSION_INCLUDE = "steps,variables,schedules"
+async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:
+    """Create the schedules the target version lacks (idempotent: compares cron strings)."""
+    path = f"/api/v1/flow-versions/{version_id}/schedules"
 
+    async def have() -> list[str]:
+        existing, _ = await api.paginate(path)
+        return [str(s.get("cron_string")) for s in existing]
 
-async def fetch_flow(api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
-    """Every request for one flow: the export document and the versions list (all pages)
-    with steps, variables and schedules included — two requests for most flows. A version
-    the list returns without them is fetched by its detail and schedules endpoints.
-    Returns the record and the number of redacted secret values."""
-    fid = int(flow["id"])
-    found: list[str] = []
-    got: dict[str, Any] = {}
+    current = [] if fresh else await have()
+    for cron in crons:
+        if cron in current:
+            current.remove(cron)
+            continue
+        before = (await have()).count(cron) if not fresh else 0
 
-    async def export_doc() -> None:
-        got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
+        async def created(cron: str = cron, before: int = before) -> Any:
+            return {"exists": True} if (await have()).count(cron) > before else None
 
-    async def version_list() -> None:
-        got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(export_doc)
-        tg.start_soon(version_list)
-
-    versions: dict[int, dict[str, Any]] = {}
-    for v in got["versions"]:
-        if not isinstance(v, dict) or "id" not in v:
-            raise FlowvaultError(f"GET {FLOWS}/{fid}/versions: a version has no 'id'")
-        versions[int(v["id"])] = v
-
-    async def complete(vid: int) -> None:
-        reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
-        detail = reply.get("data") if isinstance(reply, dict) else None
-        if not isinstance(detail, dict):
-            raise FlowvaultError(f"flow {fid}: version {vid} detail has no 'data' object")
-        schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
-        versions[vid] = {**detail, "schedules": schedules}
-
-    async with anyio.create_task_group() as tg:
-        for vid, v in versions.items():
-            if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
-                tg.start_soon(complete, vid)
-    cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, keep_secrets, found)
-               for _, v in sorted(versions.items())]
-    record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), cleaned)
-    return record, len(found)
+        await api.create_once(path, {"cron_string": cron}, created)
+        fresh = False

@@ -1,4 +1,4 @@
-"""The export action as cron runs it: one profile or every profile (concurrently, each in
+"""``flowvault export`` as cron runs it: one profile or every profile (concurrently, each in
 its own archive and within its own rate limit), a JSON run report, a heartbeat ping."""
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import Any
 
 import anyio
 
-from . import __version__
-from .archive import Archive, atomic_write
-from .canonical import dumps
-from .client import client_for, ping
-from .config import Config, Profile
-from .errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PushError
-from .exporter import ExportResult, commit_export, export_flows
-from .history import History
-from .output import Reporter, peak_rss_mb
-from .providers import provider_for
+from .._version import __version__
+from ..archive import Archive, atomic_write
+from ..client import client_for, ping
+from ..config import Config, Profile
+from ..errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, PushError
+from ..exporter import ExportResult, commit_export, export_flows
+from ..history import History
+from ..output import Reporter, peak_rss_mb
+from ..providers import provider_for
+from ..canonical import dumps
 
 
 @dataclass
@@ -96,9 +96,9 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
             result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
             outcome = Outcome(profile.name, result, exit_code(result), result.push_error, 0.0)
         except FlowvaultError as e:
-            rep.event("error", message=f"profile '{profile.name}': {e}")
+            rep.event("profile_failed", exit_code=e.exit_code, message=f"profile '{profile.name}': {e}")
             if not rep.json:
-                rep.line(f"flowvault: error: profile '{profile.name}': {e}", err=True)
+                rep.line(f"profile '{profile.name}' failed: {e}", err=True)
             outcome = Outcome(profile.name, None, e.exit_code, str(e), 0.0)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
@@ -134,10 +134,12 @@ def heartbeat(url: str, outcomes: list[Outcome], rep: Reporter) -> None:
 
 def export_command(config: Config, profile: str | None, archive_dir: Path, *, flows: tuple[str, ...] = (),
                    report_path: Path | None = None, heartbeat_url: str | None = None, log_format: str = "text",
-                   **options: Any) -> int:
-    """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats; exit code."""
+                   **options: Any) -> list[Outcome]:
+    """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats. A run
+    that did not fully succeed raises, after the report is written and the heartbeat sent."""
     started = dt.datetime.now(dt.UTC)
     rep = Reporter(log_format)
+    error: FlowvaultError | None = None
     if profile is None:
         profiles = [config.profiles[name] for name in sorted(config.profiles)]
         outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, **options))
@@ -149,10 +151,9 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
                                                  **options))
             outcomes = [Outcome(prof.name, result, exit_code(result), result.push_error, 0.0)]
         except FlowvaultError as e:
+            error = e
             outcomes = [Outcome(prof.name, None, e.exit_code, str(e), 0.0)]
         outcomes[0].seconds = time.monotonic() - clock
-        if outcomes[0].error:
-            rep.line(f"flowvault: error: {outcomes[0].error}", err=True)
     if report_path is not None:
         write_report(report_path, outcomes, started)
     pings: dict[str, list[Outcome]] = {heartbeat_url: outcomes} if heartbeat_url else {}
@@ -162,7 +163,27 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
             pings.setdefault(url, []).append(o)
     for url, group in pings.items():
         heartbeat(url, group, rep)
-    return worst(outcomes)
+    if error is not None:
+        raise error
+    raise_for(outcomes)
+    return outcomes
+
+
+def raise_for(outcomes: list[Outcome]) -> None:
+    """The exception for a run that did not fully succeed (its worst exit code), else nothing."""
+    bad = [o for o in outcomes if o.exit_code]
+    if not bad:
+        return
+    if len(outcomes) > 1:
+        raise ProfilesFailed(f"{len(bad)} of {len(outcomes)} profiles did not finish cleanly: "
+                             + ", ".join(f"{o.profile} (exit {o.exit_code})" for o in bad), worst(outcomes))
+    o = bad[0]
+    if o.exit_code == EXIT_PUSH:
+        raise PushError(o.error or "push failed")
+    r = o.result
+    why = f"{len(r.failed)} flow(s) failed and keep their last archived copy" if r and r.failed \
+        else "the listing was incomplete; nothing was recorded as removed"
+    raise PartialFailure(f"export {o.profile}: {why}", r)
 
 
 def report_export(rep: Reporter, r: ExportResult) -> None:

@@ -1,5 +1,5 @@
-"""The import and restore actions: open the archive (at a revision), plan, import, commit
-the ID map, report. ``restore`` is an import of one flow from the newest commit that has it."""
+"""``flowvault import``: open the archive (at a revision), plan, import through the target's
+provider, commit the ID map, report."""
 
 from __future__ import annotations
 
@@ -8,32 +8,33 @@ from typing import Any
 
 import anyio
 
-from .client import client_for
-from .config import Profile
-from .history import History
-from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
-from .output import Reporter, peak_rss_mb
-from .plan import load_map, map_template
-from .providers.ocp import import_ocp
-from .timeline import find_flow, open_snapshot
+from ..client import client_for
+from ..config import Profile
+from ..history import History
+from ..importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
+from ..mapfile import load_map
+from ..output import Reporter, peak_rss_mb
+from ..providers import provider_for
+from ..snapshots import open_snapshot
 
 
 def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
                map_path: Path | None = None, dry_run: bool = False, on_conflict: str = "skip",
                enable: str = "off", concurrency: int | None = None,
                reporter: Reporter | None = None) -> ImportResult:
+    """Import archived flows into ``profile``'s company. The result says what happened; a
+    result that is not ``ok`` is for the caller to report (the CLI raises PartialFailure)."""
     rep = reporter or Reporter(progress=False)
+    provider = provider_for(profile.provider)
+    mapping = load_map(map_path)
+    provider.check_map(mapping, str(map_path))
     history = History.open(archive_dir)
     snapshot = open_snapshot(history, at)
-    mapping = load_map(map_path)
     ledger = Ledger(history.root, history.git_dir, profile.name, profile.base_url)
 
     async def go() -> ImportResult:
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
-            if profile.provider == "ocp":
-                return await import_ocp(api, snapshot, ledger, target=profile.name, flows=flows, dry_run=dry_run,
-                                        on_conflict=on_conflict, reporter=rep)
-            return await import_archive(api, snapshot, ledger, mapping, target=profile.name, flows=flows,
+            return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name, flows=flows,
                                         dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
                                         workers=concurrency or profile.concurrency)
 
@@ -56,23 +57,6 @@ def _commit_ledger(history: History, ledger: Ledger, target: str) -> str | None:
     commit = history.commit_paths([f"{IMPORTS_DIR}/{target}.json"], f"import into {target}: record ID map")
     ledger.clear_journal()
     return commit
-
-
-def run_restore(profile: Profile, archive_dir: Path | str, flow: str, *, at: str | None = None,
-                map_path: Path | None = None, on_conflict: str = "skip", enable: str = "source",
-                reporter: Reporter | None = None) -> ImportResult:
-    history = History.open(archive_dir)
-    rev, fid = find_flow(history, flow, at)
-    return run_import(profile, archive_dir, at=rev, flows=(fid,), map_path=map_path, on_conflict=on_conflict,
-                      enable=enable, reporter=reporter)
-
-
-def write_map_template(archive_dir: Path | str, output: Path, *, at: str | None = None,
-                       flows: tuple[str, ...] = ()) -> int:
-    snapshot = open_snapshot(History.open(archive_dir), at)
-    chosen = [snapshot.flow(fid) for fid in snapshot.select(flows)]
-    output.write_text(map_template(chosen), encoding="utf-8")
-    return len(chosen)
 
 
 def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
@@ -104,3 +88,13 @@ def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
         "enabled in source, left disabled (--enable source to keep)": r.left_disabled,
         "secrets needing a value (map file [secrets] or FLOWVAULT_SECRET_<KEY>)": r.missing_secrets,
     })
+
+
+def partial_message(r: ImportResult) -> str:
+    """The one line for an import (or dry run) that did not fully succeed."""
+    if r.dry_run:
+        blocked = [p for p in r.plans if p.blocked]
+        return f"dry run into {r.target}: {len(blocked)} flow(s) would not be imported (see the plan above)"
+    parts = [f"{len(r.failed)} failed"] if r.failed else []
+    parts += [f"{len(r.conflicts)} conflicted by name"] if r.conflicts else []
+    return f"import into {r.target}: {', '.join(parts)}; the others were imported"

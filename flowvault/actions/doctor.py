@@ -7,11 +7,11 @@ from pathlib import Path
 
 import anyio
 
-from .client import client_for
-from .config import Config, Profile, load_config
-from .errors import FlowvaultError
-from .history import History
-from .providers import provider_for
+from ..client import client_for
+from ..config import Config, Profile, load_config
+from ..errors import FlowvaultError
+from ..history import History
+from ..providers import provider_for
 
 
 @dataclass(frozen=True)

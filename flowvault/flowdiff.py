@@ -1,6 +1,5 @@
-"""``flowvault diff``: what differs between two views of a company's flows — two commits
-of the archive, or the live company and the archive — down to versions, steps,
-schedules and settings."""
+"""Pure comparison of two views of a company's flows (two commits, or the archive and what
+the live company would give), down to versions, steps, schedules and settings."""
 
 from __future__ import annotations
 
@@ -9,9 +8,6 @@ from typing import Any
 
 from .archive import Snapshot
 from .canonical import loads
-from .client import ApiClient
-from .pool import for_each
-from .providers import Provider
 
 #: flow ID → (name, {relative path: bytes})
 View = dict[str, tuple[str, dict[str, bytes]]]
@@ -50,19 +46,6 @@ class Diff:
 def snapshot_view(snapshot: Snapshot) -> View:
     return {fid: (str(e.get("name")), {rel: snapshot.raw(fid, rel) for rel in e["files"]})
             for fid, e in snapshot.flows.items()}
-
-
-async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
-    items, _ = await provider.list_flows(api)
-    listing = list({str(f["id"]): f for f in items if isinstance(f, dict) and "id" in f}.values())
-    view: View = {}
-
-    async def fetch(flow: dict[str, Any]) -> None:
-        record, _ = await provider.fetch(api, flow, keep_secrets)
-        view[str(record.flow_id)] = (record.name, record.files)
-
-    await for_each(listing, fetch, workers)
-    return view
 
 
 def diff_views(old: View, new: View) -> Diff:

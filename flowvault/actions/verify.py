@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .archive import FLOWS_DIR, Snapshot
-from .errors import ArchiveError
-from .history import History
-from .timeline import open_snapshot
+from ..archive import FLOWS_DIR, Snapshot
+from ..errors import ArchiveError
+from ..history import History
+from ..snapshots import open_snapshot
 
 
 def _shape_problem(rel: str, data: Any) -> str | None:

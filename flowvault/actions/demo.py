@@ -7,11 +7,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import load_config
-from .errors import ConfigError
-from .history import History
-from .output import Reporter
-from .runs import run_export
+from ..config import load_config
+from ..errors import ConfigError
+from ..history import History
+from ..output import Reporter
+from .export import run_export
 
 MARK = ".flowvault-demo"
 
@@ -26,7 +26,7 @@ def _reset(demo_dir: Path) -> None:
 
 
 def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = print) -> None:
-    from .simulator import start  # the demo is the one product path that starts the simulator
+    from ..simulator import start  # the demo is the one product path that starts the simulator
 
     _reset(demo_dir)
     archive = demo_dir / "archive"

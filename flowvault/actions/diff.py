@@ -1,0 +1,48 @@
+"""``flowvault diff``: build the two views (commits, work tree or live company) and compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..client import ApiClient, client_for
+from ..config import Profile
+from ..flowdiff import Diff, View, diff_views, snapshot_view
+from ..history import History
+from ..pool import for_each
+from ..providers import Provider, provider_for
+from ..snapshots import open_snapshot
+
+
+async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
+    """What an export would write now, in memory (nothing is written)."""
+    items, _ = await provider.list_flows(api)
+    listing = list({str(f["id"]): f for f in items if isinstance(f, dict) and "id" in f}.values())
+    view: View = {}
+
+    async def fetch(flow: dict[str, Any]) -> None:
+        record, _ = await provider.fetch(api, flow, keep_secrets)
+        view[str(record.flow_id)] = (record.name, record.files)
+
+    await for_each(listing, fetch, workers)
+    return view
+
+
+def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | None) -> Diff:
+    """No revision: HEAD vs work tree (or the work tree vs live with a profile);
+    one: REV vs work tree (or REV vs live); two: REV1 vs REV2."""
+    history = History.open(archive_dir)
+    if profile is not None:
+        snapshot = open_snapshot(history, revs[0] if revs else None)
+        keep = snapshot.manifest.get("secrets") == "kept"
+
+        async def go() -> View:
+            async with client_for(profile) as api:
+                return await live_view(api, provider_for(profile.provider), keep, workers=2 * profile.concurrency)
+
+        return diff_views(snapshot_view(snapshot), anyio.run(go))
+    old = open_snapshot(history, revs[0] if revs else "HEAD")
+    new = open_snapshot(history, revs[1] if len(revs) > 1 else None)
+    return diff_views(snapshot_view(old), snapshot_view(new))

@@ -1,0 +1,80 @@
+"""Map files: ``[type] source_id = target_id`` per resource type and ``[secrets] KEY = "value"``.
+``parse_map`` is pure; ``load_map`` reads the file and hands the text to it."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from .errors import ConfigError
+from .models import MapFile
+from .references import RESOURCE_TYPES
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _flow_id(raw: object) -> int | str | None:
+    """A flow ID in a map file: a positive integer (Patchworks) or a UUID (OCP)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if raw > 0 else None
+    text = str(raw)
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    return text.lower() if _UUID.match(text) else None
+
+
+def parse_map(text: str, path: str) -> MapFile:
+    """A map file (TOML, or JSON when it starts with '{'); ConfigError naming the file and entry."""
+    try:
+        data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML/JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a map file is a table of resource types")
+    ids: dict[str, dict[int | str, int | str]] = {}
+    secrets: dict[str, str] = {}
+    for rtype, table in data.items():
+        if rtype == "secrets":
+            if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+                raise ConfigError(f"{path}: [secrets] values must be strings")
+            secrets = {str(k): v for k, v in table.items()}
+            continue
+        if rtype not in RESOURCE_TYPES:
+            raise ConfigError(f"{path}: unknown resource type '{rtype}' "
+                              f"(known: {', '.join(RESOURCE_TYPES)}, secrets)")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{rtype}] must be a table of source_id = target_id")
+        section: dict[int | str, int | str] = {}
+        for src, tgt in table.items():
+            if rtype == "flow":
+                s, t = _flow_id(src), _flow_id(tgt)
+            else:
+                s = int(src) if str(src).isdigit() and int(src) > 0 else None
+                t = tgt if isinstance(tgt, int) and not isinstance(tgt, bool) and tgt > 0 else None
+            if s is None or t is None:
+                kind = "positive integers or UUIDs" if rtype == "flow" else "positive integers"
+                raise ConfigError(f"{path}: [{rtype}] {src} = {tgt!r}: IDs must be {kind}")
+            section[s] = t
+        ids[rtype] = section
+    return MapFile(ids=ids, secrets=secrets)
+
+
+def load_map(path: Path | str | None) -> MapFile:
+    if path is None:
+        return MapFile()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: map file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a map file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: map file is not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the map file ({e.strerror or e.__class__.__name__})") from None
+    return parse_map(text, str(p))

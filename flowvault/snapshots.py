@@ -1,0 +1,58 @@
+"""The archive at a point in time: a snapshot of the work tree or of any commit, the
+manifests through history, and the newest commit that has a flow."""
+
+from __future__ import annotations
+
+from .archive import MANIFEST, Snapshot, parse_manifest
+from .errors import UsageError
+from .history import Commit, History
+
+
+def open_snapshot(history: History, at: str | None) -> Snapshot:
+    """The work tree when ``at`` is None, else the commit ``at`` names (strictly: SHA, ref or date)."""
+    if at is None:
+        root = history.root
+
+        def read(path: str) -> bytes | None:
+            try:
+                return (root / path).read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+
+        return Snapshot(read, str(root))
+    sha = history.resolve(at)
+    return Snapshot(lambda path: history.read(sha, path), f"{history.root}@{sha[:10]}")
+
+
+def manifests(history: History) -> list[tuple[Commit, dict[str, dict[str, object]]]]:
+    """(commit, flows of its manifest), newest first, for every commit that changed the manifest."""
+    out = []
+    for commit in history.log([MANIFEST]):
+        raw = history.read(commit.sha, MANIFEST)
+        if raw is not None:
+            out.append((commit, parse_manifest(raw, f"{history.root}@{commit.sha[:10]}:{MANIFEST}")["flows"]))
+    return out
+
+
+def find_flow(history: History, wanted: str, at: str | None) -> tuple[str, str]:
+    """(revision, flow ID) of the newest commit that has the flow (ID or name), or at ``at``.
+    A name that several flows share is refused with their IDs: never a silent pick."""
+    if at is not None:
+        found = [fid for fid, e in open_snapshot(history, at).flows.items()
+                 if fid == wanted or e.get("name") == wanted]
+        if not found:
+            raise UsageError(f"{history.root}@{at}: no flow with ID or name '{wanted}'")
+        _refuse_ambiguous(wanted, found)
+        return at, found[0]
+    for commit, flows in manifests(history):
+        found = [fid for fid, e in flows.items() if fid == wanted or e.get("name") == wanted]
+        if found:
+            _refuse_ambiguous(wanted, found)
+            return commit.sha, found[0]
+    raise UsageError(f"{history.root}: no flow with ID or name '{wanted}' in any commit of the archive")
+
+
+def _refuse_ambiguous(wanted: str, found: list[str]) -> None:
+    if len(found) > 1:
+        raise UsageError(f"{len(found)} flows are named '{wanted}' ({', '.join('#' + f for f in sorted(found))}); "
+                         "give the flow's ID with --flow")
