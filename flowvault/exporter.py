@@ -14,7 +14,7 @@ import anyio
 
 from .archive import Archive, Changes
 from .client import ApiClient
-from .errors import FlowvaultError, UsageError, unwrap
+from .errors import FlowvaultError, ProtocolError, UsageError, unwrap
 from .history import History
 from .output import Reporter
 from .providers import PATCHWORKS, Provider
@@ -82,7 +82,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 counts["total"] = total
                 for item in items:
                     if not isinstance(item, dict) or "id" not in item:
-                        raise FlowvaultError(f"{provider.name}: a listed flow has no 'id'")
+                        raise ProtocolError(f"{provider.name}: a listed flow has no 'id'")
                     fid = str(item["id"])
                     counts["items"] += 1
                     if fid in listed_ids:

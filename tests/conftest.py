@@ -82,3 +82,33 @@ def manifest(root: Path) -> dict[str, Any]:
 def cli(runner: CliRunner, *args: Any) -> Any:
     """Run the command line as a user types it (every argument as text)."""
     return runner.invoke(main, [str(a) for a in args])
+
+
+def flowvault_process(*args: Any) -> subprocess.Popen[str]:
+    """``python -m flowvault ARGS`` as its own process (for signals), JSON lines on stdout."""
+    import os
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "flowvault", *[str(a) for a in args]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def interrupt_at_gate(server: SimulatorServer, gate: Any, proc: subprocess.Popen[str], sig: int, *,
+                      after_line: str | None = None) -> tuple[int, str]:
+    """Send ``sig`` to ``proc`` while the simulator holds one of its requests at ``gate`` (and,
+    with ``after_line``, once stdout has shown such a line); then let the held request finish
+    server-side. The run is provably mid-way when the signal lands: it cannot finish while held."""
+    try:
+        if after_line is not None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if after_line in line:
+                    break
+        assert gate.arrived.wait(timeout=60), "the run never reached the gate"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        gate.release()
+    assert gate.finished.wait(timeout=30)
+    server.sim.gate = None
+    return proc.returncode, err

@@ -44,7 +44,8 @@ def test_every_flow_version_and_schedule_is_archived_as_served(make_server: Any,
             assert [s["config"] for s in saved["steps"]] == [s["config"] for s in served["steps"]]
             crons = [s["cron_string"] for s in server.sim.state.version_schedules(company, vid)]
             assert [s["cron_string"] for s in saved["schedules"]] == crons
-            for var, real in zip(saved["variables"], served["variables"], strict=False):
+            assert len(saved["variables"]) == len(served["variables"])
+            for var, real in zip(saved["variables"], served["variables"], strict=True):
                 assert var["key"] == real["key"]
                 assert var["value"] == (REDACTED if real["secret"] else real["value"])
         for rel, digest in entry["files"].items():

@@ -16,13 +16,14 @@ from click.testing import CliRunner
 
 from flowvault.cli import main
 from flowvault.config import load_config
-from flowvault.errors import ConfigError
+from flowvault.errors import ConfigError, UsageError
 from flowvault.mapfile import parse_map
+from flowvault.simulator import Gate
 from flowvault.actions.import_ import run_import
 from flowvault.actions.restore import run_restore
 from flowvault.actions.export import run_export
 
-from .conftest import write_config
+from .conftest import flowvault_process, interrupt_at_gate, write_config
 
 REFS = {"connector_id": "connector", "script_version_id": "script", "cache_id": "cache",
         "data_pool_id": "data_pool", "virtual_environment_id": "virtual_environment", "target_flow_id": "flow"}
@@ -110,7 +111,8 @@ def test_dry_run_makes_no_write_request(two: Any, tmp_path: Path, runner: CliRun
     result = runner.invoke(main, ["import", "--config", str(cfg), "--target", "company-b", "--archive",
                                   str(archive), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "create" in result.output and "dry run" in result.output
+    creates = [line for line in result.output.splitlines() if line.startswith("  create ")]
+    assert len(creates) == 25 and "dry run" in result.output
     assert server.sim.writes(1) == before == 0
     assert not (archive / "imports").exists()
 
@@ -195,26 +197,19 @@ def test_restore_brings_back_a_deleted_flow(two: Any, tmp_path: Path, runner: Cl
 
 
 def test_killed_import_resumes_without_duplicates(make_server: Any, tmp_path: Path, monkeypatch: Any) -> None:
-    server = make_server(flows=24, companies=1, empty_companies=1, seed=5, latency=0.01)
+    """kill -9 while a create is in flight (it lands after the kill): the re-run adopts it."""
+    server = make_server(flows=24, companies=1, empty_companies=1, seed=5)
     cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
     conf = load_config(cfg)
     archive = tmp_path / "archive"
     run_export(conf.profile("company-a"), archive)
-    cmd = [sys.executable, "-m", "flowvault", "import", "--config", str(cfg), "--target", "company-b",
-           "--archive", str(archive), "--log-format", "json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
-    seen = 0
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"flow_imported"' in line:
-            seen += 1
-            if seen == 5:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.wait(timeout=30)
-    proc.stdout.close()
+    server.sim.gate = gate = Gate("POST", "/api/v1/flows/import", after=5)
+    proc = flowvault_process("import", "--config", cfg, "--target", "company-b", "--archive", archive,
+                             "--log-format", "json")
+    code, _ = interrupt_at_gate(server, gate, proc, signal.SIGKILL)
+    assert code == -signal.SIGKILL
     cb = server.sim.company(1)
-    assert 5 <= len(cb.flows) < 24
+    assert 6 <= len(cb.flows) < 24  # five before the gate, the held one after the kill
     result = run_import(conf.profile("company-b"), archive)
     assert result.ok, result.failed
     source_names = Counter(f["name"] for f in server.sim.company(0).flows.values())
@@ -270,4 +265,5 @@ def test_restore_unknown_flow_is_a_usage_error(two: Any, tmp_path: Path, runner:
     result = runner.invoke(main, ["restore", "--config", str(cfg), "--target", "company-a", "--archive",
                                   str(archive), "--flow", "never existed"])
     assert result.exit_code == 2 and "no flow with ID or name 'never existed'" in result.output
-    assert run_restore  # the action is importable for scripting
+    with pytest.raises(UsageError, match="never existed"):
+        run_restore(a, archive, "never existed")

@@ -60,11 +60,11 @@ def test_export_delete_restore(ocp: Any, tmp_path: Path, runner: CliRunner) -> N
     a = server.sim.company(0)
     st = ocp_state(a)
     archive = tmp_path / "archive"
-    run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive)
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
     gone = next(fid for fid in sorted(st["flows"]) if fid not in st["used_by"])
     before = dict(st["flows"][gone])
     del st["flows"][gone]
-    run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive)
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
     assert before["name"] in run(runner, "deleted", "--archive", archive).output
     result = run(runner, "restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--flow", before["name"])
     assert result.exit_code == 0, result.output
@@ -78,7 +78,7 @@ def test_replace_of_a_flow_in_use_is_refused_clearly(ocp: Any, tmp_path: Path, r
     server, cfg = ocp
     st = ocp_state(server.sim.company(0))
     archive = tmp_path / "archive"
-    run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive)
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
     used = next(iter(st["used_by"]))
     result = run(runner, "restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--flow", used,
                  "--on-conflict", "replace")
@@ -95,7 +95,7 @@ def test_names_ocp_would_reject_are_reported_before_any_request(ocp: Any, tmp_pa
         "id": "00000000-0000-4000-8000-000000000001", "name": "Legacy flow (old)", "group": "crm",
         "input_fields": [], "output_fields": [], "canvas_id": "00000000-0000-4000-8000-0000000000ff"}
     archive = tmp_path / "archive"
-    run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive)
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
     dry = run(runner, "import", "--config", cfg, "-t", "company-b", "--archive", archive, "--dry-run")
     assert "invalid" in dry.output and "would be rejected by OCP" in dry.output
     assert server.sim.writes(1) == 0
@@ -107,7 +107,7 @@ def test_names_ocp_would_reject_are_reported_before_any_request(ocp: Any, tmp_pa
 def test_failed_fetch_keeps_the_last_copy(ocp: Any, tmp_path: Path, runner: CliRunner) -> None:
     server, cfg = ocp
     archive = tmp_path / "archive"
-    run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive)
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
     before = tree_bytes(archive)
     victim = sorted(ocp_state(server.sim.company(0))["flows"])[0]
     server.sim.ocp.failing.add(victim)
@@ -121,3 +121,42 @@ def test_doctor_speaks_ocp(ocp: Any, runner: CliRunner) -> None:
     _, cfg = ocp
     result = run(runner, "doctor", "--config", cfg, "-p", "company-a")
     assert result.exit_code == 0 and "key accepted, 8 flows" in result.output
+
+
+def summary(output: str) -> dict[str, Any]:
+    return next(e for e in map(orjson.loads, output.splitlines()) if e["event"] == "summary")
+
+
+def test_import_options_apply_to_ocp(ocp: Any, tmp_path: Path, runner: CliRunner) -> None:
+    """--map [flow], --enable, --concurrency and the wall time work for OCP as for Patchworks;
+    map sections that cannot apply to OCP are refused by name before any request."""
+    server, cfg = ocp
+    a, b = ocp_state(server.sim.company(0)), ocp_state(server.sim.company(1))
+    archive = tmp_path / "archive"
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
+    started = sorted(fid for fid, s in a["status"].items() if s == "started")
+    assert started
+    # a flow that already exists in B under another name: the map file says which one it is
+    mapped_src = sorted(a["flows"])[0]
+    twin = {**a["flows"][mapped_src], "id": "00000000-0000-4000-8000-0000000000aa", "name": "already_there"}
+    b["flows"][twin["id"]] = twin
+    mapfile = tmp_path / "map.toml"
+    mapfile.write_text(f'[flow]\n"{mapped_src}" = "{twin["id"]}"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[connector]\n1 = 2\n")
+    refused = run(runner, "import", "--config", cfg, "-t", "company-b", "--archive", archive, "--map", bad)
+    assert refused.exit_code == 2 and "[connector] does not apply to OCP flows" in refused.output
+    assert server.sim.writes(1) == 0
+
+    server.sim.faults.latency = 0.02  # so that concurrent requests overlap on the server
+    server.sim.max_in_flight = 0
+    result = run(runner, "import", "--config", cfg, "-t", "company-b", "--archive", archive, "--map", mapfile,
+                 "--enable", "source", "--concurrency", "3", "--log-format", "json")
+    assert server.sim.max_in_flight == 3  # --concurrency is honoured: never more, and used
+    assert result.exit_code == 0, result.output
+    s = summary(result.output)
+    assert s["imported"] == 7 and s["skipped"] == 1 and s["left_disabled"] == len(started) - (mapped_src in started)
+    assert float(s["wall_time"].rstrip("s")) > 0
+    assert "start the app by hand" in " ".join(s["details"]["enabled in source, left disabled (--enable source to keep)"])
+    names = sorted(f["name"] for f in b["flows"].values())
+    assert names.count(a["flows"][mapped_src]["name"]) == 0 and len(names) == 8

@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.history import History
+from flowvault.simulator import Gate
 from flowvault.actions.import_ import run_import
 from flowvault.actions.export import run_export
 
-from .conftest import cli, git, manifest, tree_bytes, write_config
+from .conftest import cli, flowvault_process, git, interrupt_at_gate, manifest, tree_bytes, write_config
 
 
 @pytest.fixture
@@ -114,37 +115,34 @@ def test_fault_drill_export_is_byte_identical_and_import_has_no_duplicate(make_s
     assert Counter(fl["name"] for fl in server.sim.company(1).flows.values()) == source
 
 
-def exported_then_edited(make_server: Any, tmp_path: Path, monkeypatch: Any) -> tuple[Path, Path, str | None]:
+def exported_then_edited(make_server: Any, tmp_path: Path, monkeypatch: Any) -> tuple[Any, Path, Path, str | None]:
     """An archive at its first commit, and a company where every flow has been edited since."""
-    server = make_server(flows=30, latency=0.01)
+    server = make_server(flows=30)
     cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
     archive = tmp_path / "archive"
     run_export(load_config(cfg).profile("company-a"), archive)
     company = server.sim.company(0)
     for fid in list(company.flows):
         server.sim.state.update_flow(company, fid, {"flow": {"description": "edited since"}})
-    return cfg, archive, History.open(archive).head()
+    return server, cfg, archive, History.open(archive).head()
 
 
-def interrupt_export(cfg: Path, archive: Path, sig: int) -> tuple[int, str]:
-    """Run `flowvault export` as a process and send it ``sig`` once it has written a flow."""
-    proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(cfg), "-p", "company-a",
-                             "--archive", str(archive), "--log-format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if '"flow_exported"' in line:
-            proc.send_signal(sig)
-            break
-    _, err = proc.communicate(timeout=30)
-    return proc.returncode, err
+def interrupt_export(server: Any, cfg: Path, archive: Path, sig: int) -> tuple[int, str]:
+    """`flowvault export` as a process, signalled once it has written a flow while the
+    simulator holds a later export request (so the run cannot have finished)."""
+    server.sim.gate = gate = Gate("POST", "/api/v1/flows/export", after=6)
+    proc = flowvault_process("export", "--config", cfg, "-p", "company-a", "--archive", archive,
+                             "--log-format", "json")
+    return interrupt_at_gate(server, gate, proc, sig, after_line='"flow_exported"')
 
 
 def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tmp_path: Path,
                                                             monkeypatch: Any, runner: CliRunner) -> None:
-    cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
-    interrupt_export(cfg, archive, signal.SIGKILL)
-    assert History.open(archive).head() == first  # killed before the commit
+    server, cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
+    code, _ = interrupt_export(server, cfg, archive, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    history = History.open(archive)
+    assert history.head() == first and history.interrupted() and history.dirty_paths()  # killed mid-write
     ok = cli(runner, "verify", "--archive", archive)
     assert ok.exit_code == 0, ok.output
     run_export(load_config(cfg).profile("company-a"), archive)
@@ -153,8 +151,8 @@ def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tm
 
 
 def test_ctrl_c_during_export_leaves_the_last_commit(make_server: Any, tmp_path: Path, monkeypatch: Any) -> None:
-    cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
-    code, err = interrupt_export(cfg, archive, signal.SIGINT)
+    server, cfg, archive, first = exported_then_edited(make_server, tmp_path, monkeypatch)
+    code, err = interrupt_export(server, cfg, archive, signal.SIGINT)
     assert code == 130 and "interrupted" in err
     history = History.open(archive)
     assert history.head() == first and history.dirty_paths() == [] and not history.interrupted()

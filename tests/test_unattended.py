@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowvault.cli import main
-from flowvault.errors import EXIT_AUTH, EXIT_CONFIG, EXIT_DOCTOR, EXIT_PARTIAL
+from flowvault.errors import EXIT_CONFIG, EXIT_DOCTOR, EXIT_PARTIAL
 
 from .conftest import write_config
 
@@ -42,7 +42,7 @@ class Pings:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ping/abc"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
 
 @pytest.fixture
@@ -127,6 +127,7 @@ def test_doctor_all_green_then_each_check_failing(server: Any, tmp_path: Path, m
 
     monkeypatch.setenv("FV_BROKEN_KEY", "pwk_not_a_real_key_000")
     refused = runner.invoke(main, ["doctor", "--config", str(cfg), "-p", "broken"])
+    assert refused.exit_code == EXIT_DOCTOR
     assert "✗ profile broken: API" in refused.output and "refused the API key" in refused.output
     assert "pwk_not_a_real_key_000" not in refused.output
 
@@ -142,4 +143,3 @@ def test_doctor_all_green_then_each_check_failing(server: Any, tmp_path: Path, m
     subprocess.run(["git", "-C", str(archive), "remote", "add", "origin", str(tmp_path / "gone.git")], check=True)
     remote = runner.invoke(main, ["doctor", "--config", str(config), "-p", "company-a", "-a", str(archive)])
     assert remote.exit_code == EXIT_DOCTOR and "✗ archive" in remote.output and "unreachable" in remote.output
-    assert EXIT_AUTH == 5

@@ -5,7 +5,7 @@ It stands in for the vendor: nothing in it is imported by the product code.
 
 from __future__ import annotations
 
-from .app import Faults, Simulator
+from .app import Faults, Gate, Simulator
 from .data import api_key, generate
 from .server import SimulatorServer
 from .state import REF_FIELDS, Company, State
@@ -19,5 +19,5 @@ def start(*, seed: int = 7, companies: int = 2, flows: int = 50, versions: int =
     return SimulatorServer(Simulator(state, faults), port=port).start()
 
 
-__all__ = ["REF_FIELDS", "Company", "Faults", "Simulator", "SimulatorServer", "State", "api_key",
+__all__ = ["REF_FIELDS", "Company", "Faults", "Gate", "Simulator", "SimulatorServer", "State", "api_key",
            "generate", "start"]

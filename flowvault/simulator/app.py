@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -44,6 +46,36 @@ class Faults:
     slow_rate: float = 0.0  # fraction of replies delayed by slow_seconds (past a client's timeout)
     slow_seconds: float = 0.0
     seed: int = 0
+
+
+class Gate:
+    """Holds requests (``method`` on a path starting with ``prefix``) once ``after`` of them have
+    passed, until the test calls ``release()``. A drill waits on ``arrived`` (set when a request is
+    held), acts — sends a signal, kills a process — then releases: no timing, no sleeps."""
+
+    def __init__(self, method: str, prefix: str, after: int = 0) -> None:
+        self.method, self.prefix, self.after = method, prefix, after
+        self.arrived = threading.Event()
+        self.finished = threading.Event()  # a held request has been answered (after release)
+        self._open = threading.Event()
+        self._lock = threading.Lock()
+        self.passed = 0
+
+    def matches(self, request: Request) -> bool:
+        return request.method == self.method and request.url.path.startswith(self.prefix)
+
+    async def wait(self) -> bool:
+        """Hold this request if it is past ``after``; whether it was held."""
+        with self._lock:
+            n, self.passed = self.passed, self.passed + 1
+        if n < self.after or self._open.is_set():
+            return False
+        self.arrived.set()
+        await anyio.to_thread.run_sync(self._open.wait)
+        return True
+
+    def release(self) -> None:
+        self._open.set()
 
 
 class TokenBucket:
@@ -148,6 +180,9 @@ class Simulator:
         self.honour_version_include = True  # False: the versions list ignores ?include=
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
+        self.gate: Gate | None = None  # holds matching requests until the test releases them
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests this server was answering at once
         self.rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self.ocp = OcpRoutes(random.Random(self.faults.seed + 1))
@@ -204,6 +239,16 @@ class Simulator:
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                return await answer(request)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+        async def answer(request: Request) -> Response:
             f = self.faults
             if f.latency:
                 await asyncio.sleep(f.latency)
@@ -236,8 +281,14 @@ class Simulator:
                     if write:
                         self.counts[(company.id, "WRITE")] += 1
                 request.state.body = await _json_body(request) if request.method in WRITE_METHODS else {}
-                with self.state.lock:
-                    result = await handler(request, company)
+                gate = self.gate
+                held = gate is not None and gate.matches(request) and await gate.wait()
+                try:  # the body is in: a held request takes effect once released, client or not
+                    with self.state.lock:
+                        result = await handler(request, company)
+                finally:
+                    if held and gate is not None:
+                        gate.finished.set()
             except SimError as e:
                 payload: dict[str, Any] = {"message": e.message}
                 if e.errors is not None:

@@ -27,7 +27,11 @@ class SimulatorServer:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
+        try:
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
         self.host, self.port = self.sock.getsockname()[:2]
         config = uvicorn.Config(sim, log_level="critical", access_log=False, lifespan="off",
                                 timeout_keep_alive=30, limit_concurrency=None)
@@ -51,6 +55,8 @@ class SimulatorServer:
         return self
 
     def stop(self) -> None:
+        if self.sim.gate is not None:
+            self.sim.gate.release()
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=10)

@@ -1,0 +1,133 @@
+"""The program's shape, enforced: no import cycle, httpx and git each behind one module, pure
+modules that import nothing heavy, nothing importing the CLI, a simulator that imports nothing
+of the product, and no bare FlowvaultError (every error has its own class and exit code)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "flowvault"
+PURE = {"flowvault.errors", "flowvault.models", "flowvault.canonical", "flowvault.protocol",
+        "flowvault.references", "flowvault.plan", "flowvault._version"}
+PURE_MAY_IMPORT = PURE  # and nothing else of flowvault
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports(path: Path, *, top_level_only: bool) -> set[str]:
+    """Absolute names of the modules a file imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                root = ".".join(base + ([node.module] if node.module else []))
+            else:
+                root = node.module or ""
+            out.add(root)
+            for alias in node.names:  # `from . import x` may name a module
+                candidate = f"{root}.{alias.name}"
+                if (PKG.parent / Path(*candidate.split("."))).with_suffix(".py").exists() \
+                        or (PKG.parent / Path(*candidate.split(".")) / "__init__.py").exists():
+                    out.add(candidate)
+    return out
+
+
+def product_files() -> dict[str, Path]:
+    return {module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def graph(files: dict[str, Path], *, top_level_only: bool = True) -> dict[str, set[str]]:
+    return {m: {i for i in imports(p, top_level_only=top_level_only) if i in files} for m, p in files.items()}
+
+
+def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        path.append(n)
+        for m in sorted(g[n]):
+            if state.get(m) == 1:
+                return path[path.index(m):] + [m]
+            if m not in state and (found := visit(m)):
+                return found
+        path.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(g):
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+def test_find_cycle_sees_a_cycle() -> None:
+    """The checker itself: a planted cycle is found, a chain is not."""
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycle_between_modules() -> None:
+    g = graph(product_files())
+    assert g["flowvault"] == {"flowvault._version"}  # the package's own imports: the leaf only
+    assert find_cycle(g) is None
+
+
+def test_httpx_only_in_client_git_only_in_history_and_the_cli_imported_by_nobody() -> None:
+    files = product_files()
+    for name, path in files.items():
+        used = imports(path, top_level_only=False)
+        roots = {u.split(".")[0] for u in used}
+        if not name.startswith("flowvault.simulator"):
+            assert "httpx" not in roots or name == "flowvault.client", f"{name} imports httpx"
+        assert "git" not in roots or name == "flowvault.history", f"{name} imports git"
+        assert "flowvault.cli" not in used or name == "flowvault.__main__", f"{name} imports the CLI"
+
+
+def test_pure_modules_import_only_each_other() -> None:
+    files = product_files()
+    for name in PURE:
+        ours = {i for i in imports(files[name], top_level_only=False) if i.startswith("flowvault")}
+        assert ours <= PURE_MAY_IMPORT, f"{name} imports {sorted(ours - PURE_MAY_IMPORT)}"
+
+
+def test_the_simulator_imports_nothing_of_the_product() -> None:
+    for name, path in product_files().items():
+        if name.startswith("flowvault.simulator"):
+            ours = {i for i in imports(path, top_level_only=False)
+                    if i.startswith("flowvault") and not i.startswith("flowvault.simulator")}
+            assert ours <= {"flowvault"}, f"{name} imports {sorted(ours)}"
+
+
+def test_importing_a_pure_module_loads_no_client_git_or_actions() -> None:
+    code = ("import sys, flowvault.canonical, flowvault.plan;"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'git', 'anyio', 'rich')"
+            " or m.startswith('flowvault.actions') or m == 'flowvault.client'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_every_raised_error_has_its_own_class() -> None:
+    """A bare FlowvaultError would exit with the internal-error code: raise a subclass."""
+    for name, path in product_files().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
+                    and getattr(node.exc.func, "id", None) == "FlowvaultError":
+                raise AssertionError(f"{name}:{node.lineno} raises the base FlowvaultError")

@@ -1,0 +1,137 @@
+"""Unit tests of the pure parts, from values: no loop, no socket (History.resolve uses a tmp repo)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowvault.canonical import REDACTED, clean, is_secret
+from flowvault.errors import UsageError
+from flowvault.history import History
+from flowvault.models import ArchivedFlow, Ref
+from flowvault.plan import Resolver, dependency_order, plan_flow, unique_name, waves
+from flowvault.references import find_refs, remap_flow_doc
+
+
+def flow(fid: str, name: str = "", calls: tuple[str, ...] = (), refs: tuple[Ref, ...] = (),
+         secrets: tuple[str, ...] = ()) -> ArchivedFlow:
+    flow_refs = tuple(Ref(fid, name or fid, 1, i, f"call {c}", "target_flow_id", "flow", int(c), None)
+                      for i, c in enumerate(calls))
+    return ArchivedFlow(fid, name or f"flow {fid}", f"{fid}-x", {}, flow_refs + refs, secrets)
+
+
+def plan_all(flows: dict[str, ArchivedFlow], **kw: Any) -> dict[str, Any]:
+    order, cycles = dependency_order(flows)
+    resolver = Resolver(kw.pop("explicit", {}), {}, kw.pop("by_name", {}))
+    args = {"done": {}, "target_names": {}, "in_run": set(order), "cycle_edges": cycles, "on_conflict": "skip",
+            "secrets": {}} | kw
+    return {fid: plan_flow(flows[fid], resolver, **args) for fid in order}
+
+
+def test_dependency_order_puts_referenced_flows_first_and_reports_cycle_edges() -> None:
+    flows = {f.flow_id: f for f in [flow("1", calls=("2",)), flow("2", calls=("3",)), flow("3"),
+                                    flow("4", calls=("5",)), flow("5", calls=("4",))]}
+    order, back = dependency_order(flows)
+    assert order.index("3") < order.index("2") < order.index("1")
+    assert sorted(order) == ["1", "2", "3", "4", "5"]
+    assert len(back) == 1 and back <= {("4", "5"), ("5", "4")}
+
+
+def test_waves_run_dependencies_in_earlier_waves_and_cycles_together() -> None:
+    flows = {f.flow_id: f for f in [flow("1", calls=("2",)), flow("2"), flow("3"),
+                                    flow("4", calls=("5",)), flow("5", calls=("4",))]}
+    plans = plan_all(flows)
+    groups = [{p.flow.flow_id for p in w} for w in waves(plans)]
+    level = {fid: i for i, g in enumerate(groups) for fid in g}
+    assert level["2"] < level["1"] and level["3"] == 0
+    deferred = [p for p in plans.values() if p.deferred]
+    assert len(deferred) == 1  # the cycle is broken once, by a reference patched later
+    assert abs(level["4"] - level["5"]) == 1
+
+
+def test_plan_flow_conflicts_renames_replaces_and_refuses_an_ambiguous_replace() -> None:
+    f = flow("1", name="Sync orders")
+    names = {"Sync orders": [77]}
+    assert plan_all({"1": f}, target_names=names)["1"].action == "conflict"
+    assert plan_all({"1": f}, target_names=names, on_conflict="rename")["1"].action == "rename"
+    replace = plan_all({"1": f}, target_names=names, on_conflict="replace")["1"]
+    assert replace.action == "replace" and replace.target_id == 77
+    two = plan_all({"1": f}, target_names={"Sync orders": [77, 78]}, on_conflict="replace")["1"]
+    assert two.action == "conflict" and "#77, #78" in two.reason
+    done = plan_all({"1": f}, done={"1": 99}, target_names=names)["1"]
+    assert done.action == "skip" and done.target_id == 99
+
+
+def test_plan_flow_resolves_by_map_then_unique_name_and_lists_the_rest() -> None:
+    refs = (Ref("1", "f", 1, 0, "s", "cache_id", "cache", 501, "sku lookup"),
+            Ref("1", "f", 1, 1, "s", "connector_id", "connector", 601, "Shopify"),
+            Ref("1", "f", 1, 2, "s", "script_version_id", "script", 701, "dupe"))
+    f = flow("1", refs=refs, secrets=("API_TOKEN", "SFTP_PASSWORD"))
+    plan = plan_all({"1": f}, explicit={"connector": {601: 9601}},
+                    by_name={"cache": {"sku lookup": [8501]}, "script": {"dupe": [1, 2]}},
+                    secrets={"API_TOKEN": "x"})["1"]
+    assert [r.source_id for r in plan.unresolved] == [701]  # a name two resources share is no match
+    assert plan.missing_secrets == ["SFTP_PASSWORD"] and plan.blocked
+
+
+def test_unique_name_skips_taken_names() -> None:
+    assert unique_name("a", {"a", "a (2)"}, lambda n, i: f"{n} ({i})") == "a (3)"
+    assert unique_name("X", {"x", "x_2"}, lambda n, i: f"{n}_{i}", str.lower) == "X_3"
+
+
+EXPORT = {"flow": {"name": "f", "versions": [{"iteration": 1, "steps": [
+    {"name": "get", "connector_id": 11, "config": {"keep": True}},
+    {"name": "call", "target_flow_id": 5},
+    {"name": "not a ref", "connector_id": True},
+]}], "variables": [{"key": "T", "value": REDACTED, "secret": "1"}]},
+    "metadata": {"dependencies": [{"type": "connector", "id": 11, "name": "Shopify"}]}}
+
+
+def test_find_refs_and_remap_keep_the_document_and_rewrite_ids_only() -> None:
+    refs = find_refs(EXPORT, "9", "f")
+    assert [(r.rtype, r.source_id, r.source_name) for r in refs] == [("connector", 11, "Shopify"), ("flow", 5, None)]
+    before = copy.deepcopy(EXPORT)
+    doc = remap_flow_doc(EXPORT, lambda t, i: {"connector": 22, "flow": 55}[t], [refs[1]], {"T": "s3cret"}, name="g")
+    assert EXPORT == before  # the archive's document is not touched
+    steps = doc["versions"][0]["steps"]
+    assert steps[0] == {"name": "get", "connector_id": 22, "config": {"keep": True}}
+    assert steps[1]["target_flow_id"] is None  # deferred: patched once the flow exists
+    assert steps[2]["connector_id"] is True and doc["name"] == "g"
+    assert doc["variables"][0]["value"] == "s3cret"
+
+
+@pytest.mark.parametrize("flag, secret", [
+    (True, True), (1, True), ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("On", True),
+    (False, False), (0, False), ("0", False), ("false", False), ("", False), (None, False), (2, False),
+    ("secret", False),
+])
+def test_a_secret_flag_in_any_spelling(flag: Any, secret: bool) -> None:
+    assert is_secret(flag) is secret
+    found: list[str] = []
+    out = clean({"variables": [{"key": "K", "value": "v", "secret": flag}]}, False, found)
+    assert (out["variables"][0]["value"] == REDACTED) is secret and (found == ["K"]) is secret
+
+
+def test_clean_drops_volatile_fields_at_any_depth() -> None:
+    data = {"updated_at": 1, "a": [{"last_run_at": 2, "b": {"runs_count": 3, "c": 4}}]}
+    assert clean(data, True, []) == {"a": [{"b": {"c": 4}}]}
+
+
+def test_history_resolve_is_strict(tmp_path: Path) -> None:
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    history = History.open(tmp_path / "a", create=True)
+    (history.root / "manifest.json").write_text("{}")
+    first = history.commit_all("one")
+    (history.root / "manifest.json").write_text("{\"x\": 1}")
+    second = history.commit_all("two")
+    assert history.resolve(None) == second and history.resolve("HEAD~1") == first
+    assert history.resolve(first[:8]) == first and history.resolve(tomorrow) == second
+    for bad in ("deadbeef", "nosuchbranch", "HEAD~999", "--all"):
+        with pytest.raises(UsageError, match="unknown revision"):
+            history.resolve(bad)
+    with pytest.raises(UsageError, match="no commit at or before"):
+        history.resolve("2001-01-01")
