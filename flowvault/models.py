@@ -3,8 +3,8 @@ the target's inventory and import plans. No I/O, nothing of flowvault but ``erro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 

@@ -5,10 +5,10 @@ runs and the target's inventory); reading files and calling the API happen befor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from .models import ArchivedFlow, FlowPlan, MapFile, Ref
+from .models import ArchivedFlow, FlowPlan, Ref
 from .references import RESOURCE_TYPES
 
 NameKey = Callable[[str], str]
@@ -38,7 +38,7 @@ def flow_deps(flow: ArchivedFlow) -> set[str]:
     return {str(r.source_id) for r in flow.refs if r.rtype == "flow"} - {flow.flow_id}
 
 
-def deps_to_add(flow: ArchivedFlow, archived: set[str] | dict[str, object], chosen: set[str],
+def deps_to_add(flow: ArchivedFlow, archived: Collection[str], chosen: set[str],
                 resolver: Resolver) -> list[str]:
     """Archived flows ``flow`` references that must come along: chosen ones, and those the
     target cannot supply (not mapped, not imported, no unique name match)."""

@@ -31,9 +31,9 @@ def _is_id(value: Any) -> bool:
 def find_refs(export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
     """Every ID reference in the steps of an export document, with the source name the
     document's ``metadata.dependencies`` gives it (when it does)."""
-    meta = export.get("metadata") if isinstance(export.get("metadata"), dict) else {}
-    names = {(d.get("type"), d.get("id")): d.get("name")
-             for d in meta.get("dependencies", []) if isinstance(d, dict)}
+    meta = export.get("metadata")
+    deps = meta.get("dependencies") if isinstance(meta, dict) else None
+    names = {(d.get("type"), d.get("id")): d.get("name") for d in deps or [] if isinstance(d, dict)}
     refs = []
     for v in export["flow"].get("versions") or []:
         if not isinstance(v, dict):
@@ -44,8 +44,9 @@ def find_refs(export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]
             for fld, rtype in REF_FIELDS.items():
                 rid = step.get(fld)
                 if _is_id(rid):
+                    name = names.get((rtype, rid))
                     refs.append(Ref(flow_id, flow_name, int(v.get("iteration", 0)), j, str(step.get("name", "")),
-                                    fld, rtype, rid, names.get((rtype, rid))))
+                                    fld, rtype, int(rid), None if name is None else str(name)))
     return refs
 
 

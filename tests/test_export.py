@@ -9,13 +9,13 @@ from typing import Any
 import orjson
 from click.testing import CliRunner
 
+from flowvault.actions.export import run_export
 from flowvault.archive import MANIFEST, Archive, slugify
 from flowvault.canonical import REDACTED, dumps
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import EXIT_PARTIAL
 from flowvault.history import MARKER, History
-from flowvault.actions.export import run_export
 
 from .conftest import git, manifest, tree_bytes, write_config
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,14 +12,14 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from flowvault.actions.export import run_export
+from flowvault.actions.import_ import run_import
+from flowvault.actions.restore import run_restore
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import ConfigError, UsageError
 from flowvault.mapfile import parse_map
 from flowvault.simulator import Gate
-from flowvault.actions.import_ import run_import
-from flowvault.actions.restore import run_restore
-from flowvault.actions.export import run_export
 
 from .conftest import flowvault_process, interrupt_at_gate, write_config
 

@@ -65,7 +65,7 @@ def find_cycle(g: dict[str, set[str]]) -> list[str] | None:
         path.append(n)
         for m in sorted(g[n]):
             if state.get(m) == 1:
-                return path[path.index(m):] + [m]
+                return [*path[path.index(m):], m]
             if m not in state and (found := visit(m)):
                 return found
         path.pop()

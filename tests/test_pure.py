@@ -96,7 +96,7 @@ def test_find_refs_and_remap_keep_the_document_and_rewrite_ids_only() -> None:
     assert [(r.rtype, r.source_id, r.source_name) for r in refs] == [("connector", 11, "Shopify"), ("flow", 5, None)]
     before = copy.deepcopy(EXPORT)
     doc = remap_flow_doc(EXPORT, lambda t, i: {"connector": 22, "flow": 55}[t], [refs[1]], {"T": "s3cret"}, name="g")
-    assert EXPORT == before  # the archive's document is not touched
+    assert before == EXPORT  # the archive's document is not touched
     steps = doc["versions"][0]["steps"]
     assert steps[0] == {"name": "get", "connector_id": 22, "config": {"keep": True}}
     assert steps[1]["target_flow_id"] is None  # deferred: patched once the flow exists

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,12 +12,12 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
+from flowvault.actions.export import run_export
+from flowvault.actions.import_ import run_import
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.history import History
 from flowvault.simulator import Gate
-from flowvault.actions.import_ import run_import
-from flowvault.actions.export import run_export
 
 from .conftest import cli, flowvault_process, git, interrupt_at_gate, manifest, tree_bytes, write_config
 

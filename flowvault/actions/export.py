@@ -14,6 +14,7 @@ import anyio
 
 from .._version import __version__
 from ..archive import Archive, atomic_write
+from ..canonical import dumps
 from ..client import client_for, ping
 from ..config import Config, Profile
 from ..errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, PushError
@@ -21,7 +22,6 @@ from ..exporter import ExportResult, commit_export, export_flows
 from ..history import History
 from ..output import Reporter, peak_rss_mb
 from ..providers import provider_for
-from ..canonical import dumps
 
 
 @dataclass

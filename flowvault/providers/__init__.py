@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from ..archive import FlowRecord
 from ..client import ApiClient
 from ..errors import ConfigError
-from ..models import CreateJob, Created, Inventory, MapFile, Ref
+from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from .ocp import Ocp
 from .patchworks import Patchworks
 

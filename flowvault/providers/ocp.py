@@ -17,7 +17,7 @@ from ..archive import FlowRecord, build_record
 from ..canonical import clean
 from ..client import ApiClient
 from ..errors import ApiError, ProtocolError, UsageError
-from ..models import CreateJob, Created, Inventory, MapFile, Ref
+from ..models import Created, CreateJob, Inventory, MapFile, Ref
 
 FLOWS = "/api/flows/"
 NAME_RULE = re.compile(r"^[A-Za-z0-9_]+$")

@@ -18,7 +18,7 @@ from ..archive import FlowRecord, build_record
 from ..canonical import clean
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
-from ..models import CreateJob, Created, Inventory, MapFile, Ref
+from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..references import find_refs, remap_flow_doc
 
 FLOWS = "/api/v1/flows"
