@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,13 +21,13 @@ import anyio
 from .archive import Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
-from .errors import ArchiveError, FlowvaultError
+from .errors import ArchiveError, FlowvaultError, PartialFailure
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
 from .plan import Resolver, dependency_order, deps_to_add, plan_flow, unique_name, waves
 from .pool import for_each
 from .providers import Provider
-from .references import secret_keys
+from .references import Rules, remap_step, secret_keys, steps_of
 
 IMPORTS_DIR = "imports"
 
@@ -42,6 +43,11 @@ class ImportResult:
     failed: dict[str, str] = field(default_factory=dict)
     left_disabled: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)  # what the target needs before the flows can run
+    accepted: list[str] = field(default_factory=list)  # fields the user accepted unclassified ("keep")
+    verified: int = 0  # flows read back from the target and found as sent
+    verified_failed: int = 0  # flows read back and found different (they are in `failed`)
+    same_company: bool = False
     requests: int = 0
     writes: int = 0
     seconds: float = 0.0
@@ -113,20 +119,32 @@ def env_secrets() -> dict[str, str]:
     return {k[len(prefix):]: v for k, v in os.environ.items() if k.startswith(prefix)}
 
 
-def load_flow(snapshot: Snapshot, provider: Provider, fid: str) -> ArchivedFlow:
+def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | None = None) -> ArchivedFlow:
     """One archived flow as a planning value: its files checked, its references found."""
     settings = snapshot.checked_settings(fid)
     export = snapshot.export_doc(fid)
     entry = snapshot.flows[fid]
     name = str(entry.get("name", ""))
-    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(provider.refs(export, fid, name)),
-                        tuple(dict.fromkeys(secret_keys(export))))
+    refs, unclassified, kept = provider.refs(export, fid, name, rules or {})
+    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(secret_keys(export))),
+                        tuple(unclassified), tuple(kept))
+
+
+def setup_required(export: dict[str, Any]) -> list[str]:
+    """What the export document's import summary says needs setting up (where it says so)."""
+    meta = export.get("metadata")
+    summary = meta.get("import_summary") if isinstance(meta, dict) else None
+    items = summary.get("setup_required") if isinstance(summary, dict) else None
+    if isinstance(items, dict):
+        items = [f"{k}: {v}" for k, v in items.items()]
+    return [i if isinstance(i, str) else str(i.get("name") or i) for i in items or []
+            if isinstance(i, (str, dict))]
 
 
 class Importer:
     def __init__(self, api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                  on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                 workers: int = 8) -> None:
+                 workers: int = 8, same_company: bool = False) -> None:
         self.api, self.provider, self.snapshot, self.ledger = api, provider, snapshot, ledger
         self.mapping, self.on_conflict, self.enable = mapping, on_conflict, enable
         self.rep = reporter or Reporter(progress=False)
@@ -134,7 +152,9 @@ class Importer:
         self.secrets = {**env_secrets(), **mapping.secrets}
         self.names: dict[str, str] = {}  # target flow ID → name, kept current as flows are created
         self.resolver = Resolver({}, {}, {})
+        self.same_company = same_company
         self.info: dict[str, Any] = {}  # source flow → the provider's info (for deferred patches)
+        self.jobs: dict[str, tuple[CreateJob, int | str]] = {}  # source flow → its job and target, to verify
         self._locks: dict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     # -- planning --------------------------------------------------------------------
@@ -148,14 +168,15 @@ class Importer:
         for src, tgt in self.mapping.ids.get("flow", {}).items():  # the user says: this flow is that one
             if str(tgt) in self.names:
                 done.setdefault(str(src), tgt)
-        self.resolver = Resolver(self.mapping.ids, dict(done), inventory.by_name)
+        self.resolver = Resolver(self.mapping.ids, dict(done), inventory.by_name, self.same_company,
+                                 frozenset(self.names))
         chosen = self.snapshot.select(wanted)
         flows: dict[str, ArchivedFlow] = {}
         todo = list(chosen)
         while todo:
             fid = todo.pop()
             if fid not in flows:
-                flows[fid] = load_flow(self.snapshot, self.provider, fid)
+                flows[fid] = load_flow(self.snapshot, self.provider, fid, self.mapping.rules)
                 todo += deps_to_add(flows[fid], self.snapshot.flows, set(chosen), self.resolver)
         order, cycles = dependency_order(flows)
         in_run = {fid for fid in order if fid not in done}
@@ -206,6 +227,7 @@ class Importer:
         for plan in plans.values():
             for ref in plan.deferred:
                 await self._patch(plan, ref, result)
+        await self._verify(result)
 
     def _job(self, plan: FlowPlan, name: str, pre: tuple[int | str, ...] = ()) -> CreateJob:
         names = {(r.rtype, r.source_id): r.source_name for r in plan.flow.refs}
@@ -213,11 +235,11 @@ class Importer:
         def resolve(rtype: str, rid: int) -> int | str:
             hit = self.resolver.resolve(Ref("", "", 0, 0, "", "", rtype, rid, names.get((rtype, rid))))
             if hit is None:
-                raise ArchiveError(f"{rtype} {rid} could not be resolved (a referenced flow failed to import?)")
+                raise PartialFailure(f"{rtype} {rid} could not be resolved (a referenced flow failed to import?)")
             return hit
 
         return CreateJob(plan, self.snapshot.export_doc(plan.flow.flow_id), name, resolve, self.secrets,
-                         self.enable, pre)
+                         self.enable, pre, dict(self.mapping.rules))
 
     async def _one(self, plan: FlowPlan, result: ImportResult) -> None:
         src = plan.flow.flow_id
@@ -249,10 +271,13 @@ class Importer:
             return
         self.ledger.log("done", src, target_id=target_id, name=job.name)
         self.resolver.imported_flows[src] = target_id
+        self.jobs[src] = (job, target_id)
         result.imported.append(plan.label)
         result.left_disabled += notes
         if plan.missing_secrets:
             result.missing_secrets.append(f"{plan.label}: {', '.join(plan.missing_secrets)}")
+        result.setup += [f"{plan.label}: {item}" for item in setup_required(job.export)]
+        result.accepted += [f"{plan.label}: {r.field} = {r.source_id} ({r.where})" for r in plan.flow.kept]
         self.rep.event("flow_imported", flow_id=src, name=job.name, target_id=target_id)
 
     async def _create(self, plan: FlowPlan) -> tuple[int | str, CreateJob, Any]:
@@ -272,34 +297,63 @@ class Importer:
             self.names[str(created.target_id)] = name
         return created.target_id, job, created.info
 
+    async def _patch(self, plan: FlowPlan, ref: Ref, result: ImportResult) -> None:
+        """Set a reference deferred to break a cycle, now that the referenced flow exists."""
+        src = plan.flow.flow_id
+        if plan.label in result.failed or src not in self.jobs:
+            return
+        job, _ = self.jobs[src]
+        step = next((st for it, j, st in steps_of(job.export) if (it, j) == (ref.iteration, ref.step_index)), None)
+        key = re.match(r"[^.\[]+", ref.field)
+        try:
+            if step is None or key is None:
+                raise PartialFailure("the step is not in the archived document")
+            new = remap_step(step, ref.iteration, ref.step_index, job.resolve, set(), job.rules)
+            ok = await self.provider.patch_ref(self.api, self.info.get(src), ref, {key.group(): new[key.group()]})
+        except FlowvaultError as e:
+            ok, why = False, str(e)
+        else:
+            why = f"flow reference {ref.source_id} could not be set"
+        if not ok:
+            self._fail(plan, result, f"version {ref.iteration} step '{ref.step_name}': {why}")
+
+    async def _verify(self, result: ImportResult) -> None:
+        """Proof after import: read each flow of this run back and compare it with what was sent."""
+        plans = {p.flow.flow_id: p for p in result.plans}
+
+        async def check(src: str) -> None:
+            plan = plans[src]
+            if plan.label in result.failed:
+                return
+            job, target_id = self.jobs[src]
+            try:
+                diffs = await self.provider.verify(self.api, job, target_id)
+            except FlowvaultError as e:
+                diffs = [f"could not be read back ({e})"]
+            if diffs:
+                result.verified_failed += 1
+                self._fail(plan, result, f"imported as #{target_id} but reads back different: "
+                                         + "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""))
+            else:
+                result.verified += 1
+
+        await for_each(sorted(self.jobs, key=id_key), check, self.workers)
+
     def _fail(self, plan: FlowPlan, result: ImportResult, why: str) -> None:
+        if plan.label in result.imported:
+            result.imported.remove(plan.label)
         result.failed[plan.label] = why
         self.rep.event("flow_failed", flow_id=plan.flow.flow_id, message=f"{plan.label}: {why}")
-
-    async def _patch(self, plan: FlowPlan, ref: Ref, result: ImportResult) -> None:
-        entry = self.ledger.flows.get(plan.flow.flow_id)
-        dep = self.ledger.flows.get(str(ref.source_id))
-        if plan.label in result.failed or not entry or not entry.get("complete"):
-            return
-        try:
-            ok = bool(dep) and await self.provider.patch_ref(self.api, self.info.get(plan.flow.flow_id), ref,
-                                                             id_value(dep["target_id"]))  # type: ignore[index]
-        except FlowvaultError as e:
-            result.failed[plan.label] = f"version {ref.iteration} step '{ref.step_name}': {e}"
-            return
-        if not ok:
-            result.failed[plan.label] = (f"version {ref.iteration} step '{ref.step_name}': flow reference "
-                                         f"{ref.source_id} could not be set (the referenced flow was not imported)")
 
 
 async def import_archive(api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                          target: str, flows: tuple[str, ...] = (), dry_run: bool = False,
                          on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                         workers: int = 8) -> ImportResult:
+                         workers: int = 8, same_company: bool = False) -> ImportResult:
     started = time.monotonic()
-    result = ImportResult(target=target, dry_run=dry_run)
+    result = ImportResult(target=target, dry_run=dry_run, same_company=same_company)
     importer = Importer(api, provider, snapshot, ledger, mapping, on_conflict=on_conflict, enable=enable,
-                        reporter=reporter, workers=workers)
+                        reporter=reporter, workers=workers, same_company=same_company)
     await importer.plan(flows, result)
     if not dry_run:
         await importer.run(result)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .models import MapFile
-from .references import RESOURCE_TYPES
+from .references import KEEP, NOT_A_REFERENCE, RESOURCE_TYPES
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -37,15 +37,25 @@ def parse_map(text: str, path: str) -> MapFile:
         raise ConfigError(f"{path}: a map file is a table of resource types")
     ids: dict[str, dict[int | str, int | str]] = {}
     secrets: dict[str, str] = {}
+    rules: dict[str, str] = {}
     for rtype, table in data.items():
         if rtype == "secrets":
             if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
                 raise ConfigError(f"{path}: [secrets] values must be strings")
             secrets = {str(k): v for k, v in table.items()}
             continue
+        if rtype == "references":
+            kinds = (*RESOURCE_TYPES, NOT_A_REFERENCE, KEEP)
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: [references] must be a table of field = type")
+            for fld, kind in table.items():
+                if kind not in kinds:
+                    raise ConfigError(f"{path}: [references] {fld} = {kind!r}: give one of {', '.join(kinds)}")
+            rules = {str(k): str(v) for k, v in table.items()}
+            continue
         if rtype not in RESOURCE_TYPES:
             raise ConfigError(f"{path}: unknown resource type '{rtype}' "
-                              f"(known: {', '.join(RESOURCE_TYPES)}, secrets)")
+                              f"(known: {', '.join(RESOURCE_TYPES)}, references, secrets)")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{rtype}] must be a table of source_id = target_id")
         section: dict[int | str, int | str] = {}
@@ -60,7 +70,7 @@ def parse_map(text: str, path: str) -> MapFile:
                 raise ConfigError(f"{path}: [{rtype}] {src} = {tgt!r}: IDs must be {kind}")
             section[s] = t
         ids[rtype] = section
-    return MapFile(ids=ids, secrets=secrets)
+    return MapFile(ids=ids, secrets=secrets, rules=rules)
 
 
 def load_map(path: Path | str | None) -> MapFile:

@@ -27,11 +27,18 @@ class Ref:
     rtype: str
     source_id: int
     source_name: str | None
+    general: str = ""  # the field's path without indices: what a rule names
+
+    @property
+    def where(self) -> str:
+        return f"flow '{self.flow_name}' (#{self.flow_id}) version {self.iteration} step '{self.step_name}'"
 
     def describe(self) -> str:
+        if not self.rtype:
+            return (f"{self.where}: field '{self.field}' holds ID {self.source_id} that no reference rule "
+                    "classifies")
         name = f" '{self.source_name}'" if self.source_name else ""
-        return (f"flow '{self.flow_name}' (#{self.flow_id}) version {self.iteration} step "
-                f"'{self.step_name}': {self.rtype} {self.source_id}{name} has no match in the target")
+        return f"{self.where}: {self.rtype} {self.source_id}{name} ({self.field}) has no match in the target"
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class ArchivedFlow:
     settings: dict[str, Any] = field(compare=False)
     refs: tuple[Ref, ...] = ()
     secret_keys: tuple[str, ...] = ()
+    unclassified: tuple[Ref, ...] = ()  # ID-like values no rule classifies (rtype "")
+    kept: tuple[Ref, ...] = ()  # values the user accepted as they are (rule "keep")
 
     @property
     def label(self) -> str:
@@ -57,6 +66,7 @@ class MapFile:
 
     ids: dict[str, dict[int | str, int | str]] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, str] = field(default_factory=dict)  # field or dotted path → type | none | keep
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class FlowPlan:
     unresolved: list[Ref] = field(default_factory=list)
     deferred: list[Ref] = field(default_factory=list)  # flow refs patched after the referenced flow exists
     missing_secrets: list[str] = field(default_factory=list)
+    unclassified: list[Ref] = field(default_factory=list)  # refused unless the user classifies them
 
     @property
     def label(self) -> str:
@@ -85,8 +96,9 @@ class FlowPlan:
 
     @property
     def blocked(self) -> bool:
-        """The flow will not be imported: a conflict, an invalid name or an unresolved reference."""
-        return self.action in ("conflict", "invalid") or bool(self.unresolved)
+        """The flow will not be imported: a conflict, an invalid name, an unresolved or an
+        unclassified reference."""
+        return self.action in ("conflict", "invalid") or bool(self.unresolved) or bool(self.unclassified)
 
 
 @dataclass(frozen=True)
@@ -96,10 +108,11 @@ class CreateJob:
     plan: FlowPlan
     export: dict[str, Any]
     name: str
-    resolve: Callable[[str, int], int | str]
+    resolve: Callable[[str, int], int | str | None]
     secrets: dict[str, str]
     enable: str  # off | source
     pre: tuple[int | str, ...] = ()  # target flows with this name before the create
+    rules: dict[str, str] = field(default_factory=dict)  # the user's reference rules
 
 
 @dataclass

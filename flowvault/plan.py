@@ -16,12 +16,15 @@ NameKey = Callable[[str], str]
 
 @dataclass
 class Resolver:
-    """Source ID → target ID: the map file first, then flows imported (earlier or now),
-    then a unique name match among what the target exposes."""
+    """Source ID → target ID: the map file first, then flows imported (earlier or now), then
+    — into the company the archive came from — the same ID (resources, and flows that still
+    exist), else a unique name match among what the target exposes."""
 
     explicit: dict[str, dict[int | str, int | str]]
     imported_flows: dict[str, int | str]
     by_name: dict[str, dict[str, list[int]]]
+    same_company: bool = False
+    target_flows: frozenset[str] = frozenset()
 
     def resolve(self, ref: Ref) -> int | str | None:
         hit = self.explicit.get(ref.rtype, {}).get(ref.source_id)
@@ -29,6 +32,10 @@ class Resolver:
             return hit
         if ref.rtype == "flow" and str(ref.source_id) in self.imported_flows:
             return self.imported_flows[str(ref.source_id)]
+        if self.same_company:
+            if ref.rtype != "flow" or str(ref.source_id) in self.target_flows:
+                return ref.source_id
+            return None
         candidates = self.by_name.get(ref.rtype, {}).get(ref.source_name or "", [])
         return candidates[0] if len(candidates) == 1 else None
 
@@ -115,6 +122,8 @@ def plan_flow(flow: ArchivedFlow, resolver: Resolver, *, done: dict[str, int | s
             continue  # imported earlier in this run (dependency order)
         if resolver.resolve(ref) is None:
             plan.unresolved.append(ref)
+    if not resolver.same_company:  # into its own company an ID needs no classifying: it stays right
+        plan.unclassified = list(flow.unclassified)
     plan.missing_secrets = sorted({k for k in flow.secret_keys if k not in secrets})
     return plan
 
@@ -127,15 +136,31 @@ def unique_name(name: str, taken: set[str], renamed: Callable[[str, int], str], 
     return renamed(name, n)
 
 
+def field_summary(refs: list[Ref] | tuple[Ref, ...]) -> list[tuple[str, int, list[int]]]:
+    """(field path, number of steps, up to three sample values) per field, most used first."""
+    steps: dict[str, set[tuple[str, int, int]]] = {}
+    samples: dict[str, list[int]] = {}
+    for r in refs:
+        key = r.general or r.field
+        steps.setdefault(key, set()).add((r.flow_id, r.iteration, r.step_index))
+        if r.source_id not in samples.setdefault(key, []) and len(samples[key]) < 3:
+            samples[key].append(r.source_id)
+    return sorted(((k, len(v), samples[k]) for k, v in steps.items()), key=lambda t: (-t[1], t[0]))
+
+
 def map_template(flows: list[ArchivedFlow]) -> str:
-    """A map-file template listing every reference with its source name, to fill in."""
-    seen: dict[str, dict[int, tuple[str | None, set[str]]]] = {}
+    """A map-file template listing every reference with its source name and where it was
+    found, and every unclassified ID field, to fill in."""
+    seen: dict[str, dict[int, tuple[str | None, set[str], set[str]]]] = {}
     keys: set[str] = set()
+    unclassified: list[Ref] = []
     for f in flows:
         for r in f.refs:
-            _name, users = seen.setdefault(r.rtype, {}).setdefault(r.source_id, (r.source_name, set()))
+            _name, users, fields = seen.setdefault(r.rtype, {}).setdefault(r.source_id, (r.source_name, set(), set()))
             users.add(f.flow_id)
+            fields.add(r.general or r.field)
         keys.update(f.secret_keys)
+        unclassified += f.unclassified
     lines = ["# flowvault map file: source ID = target ID, per resource type.",
              "# Uncomment a line and put the ID the resource has in the target company.",
              "# References not listed here are matched by name where the target exposes them.", ""]
@@ -144,9 +169,16 @@ def map_template(flows: list[ArchivedFlow]) -> str:
             continue
         lines.append(f"[{rtype}]")
         for sid in sorted(seen[rtype]):
-            name, users = seen[rtype][sid]
+            name, users, fields = seen[rtype][sid]
             lines.append(f"# {sid} = ?    # {json.dumps(name or '(unknown name)', ensure_ascii=False)}, "
-                         f"used by {len(users)} flow(s)")
+                         f"used by {len(users)} flow(s), in {', '.join(sorted(fields))}")
+        lines.append("")
+    if unclassified:
+        lines += ["[references]  # ID fields no rule classifies: the import refuses their flows until you say",
+                  "# what each one is: a resource type above, \"none\" (not a reference) or \"keep\" (same ID",
+                  "# in the target). A key is a field name or a dotted path as listed."]
+        for fld, count, sample in field_summary(unclassified):
+            lines.append(f'# "{fld}" = "?"    # in {count} step(s), e.g. {", ".join(map(str, sample))}')
         lines.append("")
     if keys:
         lines.append("[secrets]  # values of secret variables redacted at export (or env FLOWVAULT_SECRET_<KEY>)")

@@ -19,12 +19,11 @@ from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import ConfigError, UsageError
 from flowvault.mapfile import parse_map
-from flowvault.simulator import Gate
+from flowvault.simulator import REF_FIELDS, Gate
 
 from .conftest import flowvault_process, interrupt_at_gate, write_config
 
-REFS = {"connector_id": "connector", "script_version_id": "script", "cache_id": "cache",
-        "data_pool_id": "data_pool", "virtual_environment_id": "virtual_environment", "target_flow_id": "flow"}
+REFS = REF_FIELDS  # the simulator's own (flat) step fields, whatever dialect it serves
 
 
 def shape(sim: Any, company: Any, fid: int, mask_secrets: bool = False) -> dict[str, Any]:

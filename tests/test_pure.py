@@ -14,7 +14,7 @@ from flowvault.errors import UsageError
 from flowvault.history import History
 from flowvault.models import ArchivedFlow, Ref
 from flowvault.plan import Resolver, dependency_order, plan_flow, unique_name, waves
-from flowvault.references import find_refs, remap_flow_doc
+from flowvault.references import remap_flow_doc, scan
 
 
 def flow(fid: str, name: str = "", calls: tuple[str, ...] = (), refs: tuple[Ref, ...] = (),
@@ -92,8 +92,9 @@ EXPORT = {"flow": {"name": "f", "versions": [{"iteration": 1, "steps": [
 
 
 def test_find_refs_and_remap_keep_the_document_and_rewrite_ids_only() -> None:
-    refs = find_refs(EXPORT, "9", "f")
+    refs, unclassified, _ = scan(EXPORT, "9", "f")
     assert [(r.rtype, r.source_id, r.source_name) for r in refs] == [("connector", 11, "Shopify"), ("flow", 5, None)]
+    assert unclassified == []
     before = copy.deepcopy(EXPORT)
     doc = remap_flow_doc(EXPORT, lambda t, i: {"connector": 22, "flow": 55}[t], [refs[1]], {"T": "s3cret"}, name="g")
     assert before == EXPORT  # the archive's document is not touched

@@ -56,6 +56,7 @@ def test_garbled_manifest_is_one_line_and_import_writes_nothing(server: Any, exp
     (exported / "manifest.json").write_bytes(b'{"flows": {"1": ')
     result = cli(runner, "verify", "--archive", exported)
     assert result.exit_code == 7 and "manifest.json: not valid JSON" in result.output
+    git(exported, "commit", "-qam", "a garbled manifest reaches a commit")  # import reads commits only
     imp = cli(runner, "import", "--config", config, "-t", "company-b", "--archive", exported)
     assert imp.exit_code == 7 and imp.output.count("\n") == 1 and "Traceback" not in imp.output
     assert server.sim.writes("company-b") == 0
@@ -66,6 +67,7 @@ def test_checksum_mismatch_stops_import_before_any_write(server: Any, exported: 
     entry = next(iter(manifest(exported)["flows"].values()))
     path = exported / "flows" / entry["folder"] / "export.json"
     path.write_bytes(path.read_bytes().replace(b'"priority"', b'"priority_"'))
+    git(exported, "commit", "-qam", "an edited file reaches a commit")  # import reads commits only
     imp = cli(runner, "import", "--config", config, "-t", "company-b", "--archive", exported)
     assert imp.exit_code == 7 and "checksum does not match" in imp.output
     assert server.sim.writes("company-b") == 0

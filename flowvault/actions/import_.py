@@ -14,29 +14,41 @@ from ..history import History
 from ..importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
 from ..mapfile import load_map
 from ..output import Reporter, peak_rss_mb
+from ..plan import field_summary
 from ..providers import provider_for
 from ..snapshots import open_snapshot
 
 
+def is_same_company(source: Any, profile: Profile) -> bool:
+    """Whether the archive's recorded source is this profile's company (same profile name and
+    base URL: every company of a vendor shares its base URL, so the URL alone says nothing)."""
+    return isinstance(source, dict) and source.get("profile") == profile.name \
+        and str(source.get("base_url", "")).rstrip("/") == profile.base_url
+
+
 def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
                map_path: Path | None = None, dry_run: bool = False, on_conflict: str = "skip",
-               enable: str = "off", concurrency: int | None = None,
+               enable: str = "off", concurrency: int | None = None, same_company: bool | None = None,
                reporter: Reporter | None = None) -> ImportResult:
-    """Import archived flows into ``profile``'s company. The result says what happened; a
-    result that is not ``ok`` is for the caller to report (the CLI raises PartialFailure)."""
+    """Import archived flows into ``profile``'s company, from the last commit (or ``at``): a
+    killed export's leftovers in the work tree are never read. ``same_company`` None: decided
+    from the archive's recorded source. The result says what happened; a result that is not
+    ``ok`` is for the caller to report (the CLI raises PartialFailure)."""
     rep = reporter or Reporter(progress=False)
     provider = provider_for(profile.provider)
     mapping = load_map(map_path)
     provider.check_map(mapping, str(map_path))
     history = History.open(archive_dir)
-    snapshot = open_snapshot(history, at)
+    snapshot = open_snapshot(history, at or "HEAD")
+    if same_company is None:
+        same_company = is_same_company(snapshot.manifest.get("source"), profile)
     ledger = Ledger(history.root, history.git_dir, profile.name, profile.base_url)
 
     async def go() -> ImportResult:
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
             return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name, flows=flows,
                                         dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
-                                        workers=concurrency or profile.concurrency)
+                                        workers=concurrency or profile.concurrency, same_company=same_company)
 
     if dry_run:
         result = anyio.run(go)
@@ -61,32 +73,48 @@ def _commit_ledger(history: History, ledger: Ledger, target: str) -> str | None:
 
 def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
     if r.dry_run:
-        rep.line(f"plan: import {len(r.plans)} flow(s) from {source} into {r.target} (dry run: nothing written)")
+        mode = " (same company: resource references stay as they are)" if r.same_company else ""
+        rep.line(f"plan: import {len(r.plans)} flow(s) from {source} into {r.target}{mode} (dry run: nothing written)")
         for p in r.plans:
             extra = f" → #{p.target_id}" if p.target_id else ""
-            rep.line(f"  {p.action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
+            action = "refuse" if p.action == "create" and p.blocked else p.action
+            rep.line(f"  {action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
             for ref in p.unresolved:
                 rep.event("unresolved", flow_id=p.flow.flow_id, message=ref.describe())
                 if not rep.json:
                     rep.line(f"           unresolved: {ref.describe()}")
+            for fld, count, sample in field_summary(p.unclassified):
+                message = (f"{p.label}: unclassified reference field '{fld}' in {count} step(s), "
+                           f"e.g. {', '.join(map(str, sample))}")
+                rep.event("unclassified", flow_id=p.flow.flow_id, field=fld, steps=count, samples=sample,
+                          message=message)
+                if not rep.json:
+                    rep.line(f"           unclassified: '{fld}' in {count} step(s), e.g. {', '.join(map(str, sample))}")
             for ref in p.deferred:
                 rep.line(f"           deferred: step '{ref.step_name}' → flow {ref.source_id} (set after import)")
             if p.missing_secrets:
                 rep.line(f"           secrets needing a value: {', '.join(p.missing_secrets)}")
     fields: dict[str, Any] = {"flows_planned": len(r.plans)}
     if not r.dry_run:
-        fields |= {"imported": len(r.imported), "skipped": len(r.skipped), "conflicts": len(r.conflicts),
-                   "failed": len(r.failed), "left_disabled": len(r.left_disabled)}
-    fields |= {"unresolved_refs": sum(len(p.unresolved) for p in r.plans), "requests": r.requests,
+        fields |= {"imported": len(r.imported), "verified": f"{r.verified}/{len(r.imported) + r.verified_failed}",
+                   "skipped": len(r.skipped), "conflicts": len(r.conflicts), "failed": len(r.failed),
+                   "left_disabled": len(r.left_disabled)}
+    fields |= {"unresolved_refs": sum(len(p.unresolved) for p in r.plans),
+               "unclassified_refs": sum(len(p.unclassified) for p in r.plans), "requests": r.requests,
                "write_requests": r.writes, "wall_time": f"{r.seconds:.2f}s", "peak_rss": f"{peak_rss_mb():.0f} MB"}
     if not r.dry_run:
         fields["commit"] = r.commit or "none"
     title = f"{'dry run' if r.dry_run else 'import'} into {r.target}: " + ("ok" if r.ok else "PARTIAL")
+    unclassified = [f"{p.label}: {fld} ({count} step(s))" for p in r.plans
+                    for fld, count, _ in field_summary(p.unclassified)]
     rep.summary(title, fields, {
         "failures": [f"{k}: {v}" for k, v in r.failed.items()],
         "conflicts": r.conflicts,
+        "refused, unclassified fields (classify them in the map file's [references])": unclassified,
         "enabled in source, left disabled (--enable source to keep)": r.left_disabled,
         "secrets needing a value (map file [secrets] or FLOWVAULT_SECRET_<KEY>)": r.missing_secrets,
+        "needs setup in the target (from the export's import summary)": r.setup,
+        "fields accepted as they are (map file [references] keep)": r.accepted,
     })
 
 

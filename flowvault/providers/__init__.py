@@ -11,6 +11,7 @@ from ..archive import FlowRecord
 from ..client import ApiClient
 from ..errors import ConfigError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
+from ..references import Rules
 from .ocp import Ocp
 from .patchworks import Patchworks
 
@@ -48,8 +49,9 @@ class Provider(Protocol):
         """The n-th alternative name for ``--on-conflict rename``."""
         ...
 
-    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
-        """Every reference the flow's export document holds."""
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str,
+             rules: Rules) -> tuple[list[Ref], list[Ref], list[Ref]]:
+        """(references, unclassified ID fields, fields kept as they are) in the export document."""
         ...
 
     def check_map(self, mapping: MapFile, where: str) -> None:
@@ -72,8 +74,12 @@ class Provider(Protocol):
         the flows left disabled/stopped for the summary and the provider's info for patches."""
         ...
 
-    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
-        """Point a deferred flow reference at its target; False when it cannot."""
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, body: dict[str, Any]) -> bool:
+        """Set a deferred flow reference (``body``: the step's rewritten key); False when it cannot."""
+        ...
+
+    async def verify(self, api: ApiClient, job: CreateJob, target_id: int | str) -> list[str]:
+        """Read the created flow back and name what differs from what was sent (empty: the same)."""
         ...
 
 

@@ -18,6 +18,7 @@ from ..canonical import clean
 from ..client import ApiClient
 from ..errors import ApiError, ProtocolError, UsageError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
+from ..references import Rules
 
 FLOWS = "/api/flows/"
 NAME_RULE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -70,8 +71,9 @@ class Ocp:
     def renamed(self, name: str, n: int) -> str:
         return f"{name}_{n}"
 
-    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
-        return []
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str,
+             rules: Rules) -> tuple[list[Ref], list[Ref], list[Ref]]:
+        return [], [], []
 
     def check_map(self, mapping: MapFile, where: str) -> None:
         other = sorted(set(mapping.ids) - {"flow"})
@@ -120,5 +122,13 @@ class Ocp:
             return [f"{flow.label}: was started in the source; OCP's API cannot start it: start the app by hand"], info
         return [flow.label], info
 
-    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, body: dict[str, Any]) -> bool:
         return False  # OCP flows hold no references
+
+    async def verify(self, api: ApiClient, job: CreateJob, target_id: int | str) -> list[str]:
+        """Read the flow back and compare its definition with what was sent."""
+        got = await api.get(f"{FLOWS}{target_id}/")
+        if not isinstance(got, dict):
+            raise ProtocolError(f"GET {FLOWS}{target_id}/: expected a flow object")
+        sent = {**{k: v for k, v in job.export["flow"].items() if k in DEFINITION}, "name": job.name}
+        return [f"{k} differs" for k in DEFINITION if k in sent and sent[k] != got.get(k)]

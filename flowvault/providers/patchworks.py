@@ -19,13 +19,18 @@ from ..canonical import clean
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
-from ..references import find_refs, remap_flow_doc
+from ..proof import differences
+from ..references import Rules, remap_flow_doc, scan
 
 FLOWS = "/api/v1/flows"
 LISTING = {"include": "labels", "sort": "id"}
 VERSION_INCLUDE = "steps,variables,schedules"
-RESOURCE_PATHS = {"connector": "/api/v1/connectors", "script": "/api/v1/scripts", "cache": "/api/v1/caches",
-                  "data_pool": "/api/v1/data-pools", "virtual_environment": "/api/v1/virtual-environments"}
+#: listings the reference does not document; where one answers 404, only the map file resolves that type
+RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoints", "script": "/api/v1/scripts",
+                  "cache": "/api/v1/caches", "data_pool": "/api/v1/data-pools",
+                  "cross_reference_lookup": "/api/v1/cross-reference-lookups",
+                  "virtual_environment": "/api/v1/virtual-environments",
+                  "notification_group": "/api/v1/notification-groups"}
 
 
 def _int_id(raw: Any, where: str) -> int:
@@ -104,8 +109,9 @@ class Patchworks:
     def renamed(self, name: str, n: int) -> str:
         return f"{name} ({n})"
 
-    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str) -> list[Ref]:
-        return find_refs(export, flow_id, flow_name)
+    def refs(self, export: dict[str, Any], flow_id: str, flow_name: str,
+             rules: Rules) -> tuple[list[Ref], list[Ref], list[Ref]]:
+        return scan(export, flow_id, flow_name, rules)
 
     def check_map(self, mapping: MapFile, where: str) -> None:
         """Every section of a map file applies to Patchworks."""
@@ -130,10 +136,12 @@ class Patchworks:
         return Inventory(listed, by_name)
 
     async def create(self, api: ApiClient, job: CreateJob) -> Created:
-        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name)  # type: ignore[arg-type]
-        body = {"flow": json.dumps(doc, ensure_ascii=False),
-                "metadata": json.dumps(job.export.get("metadata", {}), ensure_ascii=False),
-                "as_marketplace": False}
+        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name, rules=job.rules)
+        # every top-level part of the export document goes back as the JSON string the endpoint
+        # documents for `flow` and `metadata` (the five-key form adds systems, scripts, dependencies)
+        body: dict[str, Any] = {k: json.dumps(v, ensure_ascii=False) for k, v in job.export.items() if k != "flow"}
+        body.setdefault("metadata", json.dumps({}))
+        body |= {"flow": json.dumps(doc, ensure_ascii=False), "as_marketplace": False}
         pre = {str(i) for i in job.pre}
 
         async def created() -> Any:
@@ -200,14 +208,23 @@ class Patchworks:
             await api.put(f"{FLOWS}/{target_id}", update)
         return notes, {"steps": steps}
 
-    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, target: int | str) -> bool:
-        """Point a deferred flow reference at its target; False when the step is not known."""
+    async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, body: dict[str, Any]) -> bool:
+        """Set a deferred flow reference (``body``: the step's rewritten top-level key); False
+        when the step is not known."""
         where = ((info or {}).get("steps") or {}).get(ref.iteration)
         if where is None or ref.step_index >= len(where[1]):
             return False
-        await api.patch(f"/api/v1/flow-versions/{where[0]}/graph/steps/{where[1][ref.step_index]}",
-                        {ref.field: target})
+        await api.patch(f"/api/v1/flow-versions/{where[0]}/graph/steps/{where[1][ref.step_index]}", body)
         return True
+
+    async def verify(self, api: ApiClient, job: CreateJob, target_id: int | str) -> list[str]:
+        """Read the flow back (the export endpoint) and compare it with what was sent."""
+        reply = await api.post(f"{FLOWS}/export", {"flow_id": target_id})
+        got = reply.get("flow") if isinstance(reply, dict) else None
+        if not isinstance(got, dict):
+            raise ProtocolError(f"POST {FLOWS}/export: flow {target_id}: the reply has no 'flow' object")
+        sent = remap_flow_doc(job.export, job.resolve, (), job.secrets, name=job.name, rules=job.rules)
+        return differences(sent, got)
 
 
 async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:

@@ -178,6 +178,7 @@ class Simulator:
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
         self.honour_version_include = True  # False: the versions list ignores ?include=
+        self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
         self.gate: Gate | None = None  # holds matching requests until the test releases them
@@ -376,7 +377,9 @@ class Simulator:
         body = request.state.body
         errors: dict[str, list[str]] = {}
         docs: dict[str, Any] = {}
-        for name in ("flow", "metadata"):
+        required = ("flow", "metadata", "systems", "scripts", "dependencies") \
+            if self.state.dialect == "export-systems" else ("flow", "metadata")
+        for name in required:
             raw = body.get(name)
             if not isinstance(raw, str):
                 errors[name] = [f"The {name} field is required and must be a string."]
@@ -448,10 +451,11 @@ class Simulator:
         return {"data": self.state.patch_step(c, p["fv"], p["step"], request.state.body)}
 
     async def list_resources(self, request: Request, c: Company) -> Any:
-        rtype = {"connectors": "connector", "scripts": "script", "caches": "cache",
-                 "data-pools": "data_pool", "virtual-environments": "virtual_environment"}.get(
+        rtype = {"connectors": "connector", "endpoints": "endpoint", "scripts": "script", "caches": "cache",
+                 "data-pools": "data_pool", "cross-reference-lookups": "cross_reference_lookup",
+                 "virtual-environments": "virtual_environment", "notification-groups": "notification_group"}.get(
                      request.path_params["rtype"])
-        if rtype is None:
+        if rtype is None or not self.resource_listings:
             raise SimError(404, "Not found.")
         return paginate(request, sorted(c.resources[rtype].values(), key=lambda r: r["id"]))
 

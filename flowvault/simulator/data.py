@@ -28,6 +28,9 @@ RESOURCE_NAMES = {
     "cache": ["sku lookup", "customer ids", "last run cursor", "currency rates"],
     "data_pool": ["orders pool", "refunds pool", "stock deltas"],
     "virtual_environment": ["production", "staging"],
+    "endpoint": ["GET /orders", "POST /stock", "PUT /prices", "GET /customers"],
+    "cross_reference_lookup": ["country codes", "sku → item id", "carrier services"],
+    "notification_group": ["ops on-call", "finance"],
 }
 CRONS = ["*/15 * * * *", "0 * * * *", "0 2 * * *", "30 6 * * 1-5", "0 0 1 * *", "*/5 8-18 * * *"]
 BASE_TIME = dt.datetime(2025, 1, 6, 9, 0, tzinfo=dt.UTC)
@@ -96,11 +99,17 @@ def _step(state: State, c: Company, rng: random.Random, pos: int) -> dict[str, o
                               "page_size": rng.choice([50, 100, 250])}
             if rng.random() < 0.3:
                 step["virtual_environment_id"] = rng.choice(sorted(c.resources["virtual_environment"]))
+            if rng.random() < 0.5:
+                step["endpoint_id"] = rng.choice(sorted(c.resources["endpoint"]))
+            if rng.random() < 0.15:
+                step["notification_group_id"] = rng.choice(sorted(c.resources["notification_group"]))
         else:
             step["config"] = {"mode": rng.choice(["append", "replace", "lookup"])}
     else:
         step["name"] = rng.choice(["Map fields", "Filter cancelled", "Split lines", "Route by country"])
         step["config"] = {"rules": [rng.choice(["status != 'cancelled'", "qty > 0", "country in ['GB','IE']"])]}
+        if step["name"] == "Map fields" and rng.random() < 0.5:
+            step["cross_reference_lookup_id"] = rng.choice(sorted(c.resources["cross_reference_lookup"]))
     step["variables"] = [{"key": "retry_count", "value": str(rng.randint(0, 5)), "secret": False}]
     return step
 

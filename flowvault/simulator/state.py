@@ -14,16 +14,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-#: step field -> resource type it references (the ``target_flow_id`` is another flow).
-REF_FIELDS: dict[str, str] = {
-    "connector_id": "connector",
-    "script_version_id": "script",
-    "cache_id": "cache",
-    "data_pool_id": "data_pool",
-    "virtual_environment_id": "virtual_environment",
-    "target_flow_id": "flow",
-}
-RESOURCE_TYPES = ("connector", "script", "cache", "data_pool", "virtual_environment")
+from .dialects import FLAT, parse_step, render_step
+
+#: stored step field -> resource type it references (the ``target_flow_id`` is another flow).
+REF_FIELDS: dict[str, str] = FLAT
+RESOURCE_TYPES = ("connector", "endpoint", "script", "cache", "data_pool", "cross_reference_lookup",
+                  "virtual_environment", "notification_group")
 
 
 def now_iso() -> str:
@@ -68,6 +64,8 @@ class State:
     def __init__(self) -> None:
         self.companies: list[Company] = []
         self.lock = threading.RLock()
+        self.dialect = "flat"  # how steps are served and accepted (dialects.DIALECTS)
+        self.import_drops_step = False  # a faulty import: the last step of each version is lost
         self._ids = itertools.count(1001)
 
     def next_id(self) -> int:
@@ -102,6 +100,9 @@ class State:
         if "versions" in include:
             out["versions"] = [self.render_version(c, c.versions[v], steps=False) for v in vids]
         return out
+
+    def render_steps(self, c: Company, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [render_step(s, self.dialect, lambda t, i: self.resource_name(c, t, i)) for s in steps]
 
     def flow_version_ids(self, c: Company, flow_id: int) -> list[int]:
         return list(c.versions_of.get(flow_id, ()))
@@ -185,11 +186,12 @@ class State:
 
     def render_version(self, c: Company, v: dict[str, Any], *, steps: bool = True,
                        include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
-        out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_")}
+        out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_") and k != "steps"}
         out["flow_name"] = c.flows[v["flow_id"]]["name"]
         out["is_deployed"] = v["status"] == "Deployed"
         out["is_editable"] = v["status"] == "Draft"
         out["steps_count"] = len(v["steps"])
+        out["steps"] = self.render_steps(c, v["steps"])
         if not steps:
             for key in ("steps", "variables"):
                 if key not in include:
@@ -274,17 +276,19 @@ class State:
         step = next((s for s in v["steps"] if str(s["id"]) == str(step_id)), None)
         if step is None:
             raise not_found()
+        parsed = parse_step(body, self.dialect)
         errors = {}
-        for key, value in body.items():
-            if key in REF_FIELDS and value is not None and not self.resource_exists(c, REF_FIELDS[key], value):
+        for key, value in parsed.items():
+            if key in REF_FIELDS and value is not None and self.dialect != "dangling" \
+                    and not self.resource_exists(c, REF_FIELDS[key], value):
                 errors[key] = [f"The referenced {REF_FIELDS[key]} {value} does not exist."]
         if errors:
             raise SimError(422, "The given data was invalid.", errors)
         for key in ("name", "config", *REF_FIELDS):
-            if key in body:
-                step[key] = body[key]
+            if key in parsed:
+                step[key] = parsed[key]
         v["updated_at"] = now_iso()
-        return step
+        return render_step(step, self.dialect, lambda t, i: self.resource_name(c, t, i))
 
     # -- schedules -----------------------------------------------------------
 
@@ -351,11 +355,11 @@ class State:
                 "iteration": v["iteration"],
                 "status": v["status"],
                 "deployed_at": v["deployed_at"],
-                "steps": copy.deepcopy(v["steps"]),
+                "steps": self.render_steps(c, v["steps"]),
                 "variables": copy.deepcopy(v["variables"]),
                 "schedules": [{"cron_string": s["cron_string"]} for s in self.version_schedules(c, vid)],
             })
-        return {
+        doc = {
             "flow": {
                 "name": f["name"],
                 "description": f["description"],
@@ -376,6 +380,11 @@ class State:
                 "dependencies": [deps[k] for k in sorted(deps)],
             },
         }
+        if self.dialect == "export-systems":  # the five top-level keys of the vendor's MCP description
+            doc["systems"] = [d for d in doc["metadata"]["dependencies"] if d["type"] in ("connector", "endpoint")]
+            doc["scripts"] = [d for d in doc["metadata"]["dependencies"] if d["type"] == "script"]
+            doc["dependencies"] = [d for d in doc["metadata"]["dependencies"] if d["type"] != "flow"]
+        return doc
 
     def import_flow(self, c: Company, flow: dict[str, Any]) -> dict[str, Any]:
         """Create a flow from an export document: new IDs, versions as drafts, disabled,
@@ -388,11 +397,13 @@ class State:
         if not isinstance(versions, list):
             errors["flow.versions"] = ["The flow.versions field must be an array."]
             versions = []
+        versions = [{**v, "steps": [parse_step(s, self.dialect) for s in v.get("steps") or [] if isinstance(s, dict)]}
+                    for v in versions if isinstance(v, dict)]
         for i, v in enumerate(versions):
-            for j, step in enumerate(v.get("steps") or [] if isinstance(v, dict) else []):
+            for j, step in enumerate(v["steps"]):
                 for key, rtype in REF_FIELDS.items():
-                    rid = step.get(key) if isinstance(step, dict) else None
-                    if rid is not None and not self.resource_exists(c, rtype, rid):
+                    rid = step.get(key)
+                    if rid is not None and self.dialect != "dangling" and not self.resource_exists(c, rtype, rid):
                         errors[f"flow.versions.{i}.steps.{j}.{key}"] = [
                             f"The referenced {rtype} {rid} does not exist (step '{step.get('name')}')."
                         ]
@@ -405,6 +416,8 @@ class State:
                 f[key] = flow[key]
         for v in sorted(versions, key=lambda v: v.get("iteration", 0)):
             steps = [{k: val for k, val in s.items() if k != "id"} for s in v.get("steps") or []]
+            if self.import_drops_step and len(steps) > 1:
+                steps.pop()
             self.new_version(c, f["id"], iteration=int(v.get("iteration", 1)), steps=steps,
                              variables=v.get("variables") or [])
         out = self.render_flow(c, f, {"labels"})
