@@ -191,6 +191,25 @@ class Importer:
                 flow, self.resolver, done=done, target_names=names, in_run=in_run, cycle_edges=cycles,
                 on_conflict=self.on_conflict, secrets=self.secrets, name_problem=self.provider.name_problem(flow.name),
                 name_key=self.provider.name_key))
+        replacing = [p for p in result.plans if p.action == "replace"]
+        if replacing and self.same_company:
+            self._refuse_replacing_referenced(replacing, flows, in_run)
+
+    def _refuse_replacing_referenced(self, plans: list[FlowPlan], flows: dict[str, ArchivedFlow],
+                                     in_run: set[str]) -> None:
+        """Replacing a flow gives it a new ID: a flow of the company that calls it and is not
+        part of this run would be left pointing at a deleted flow. Refuse, naming them."""
+        others = [flows.get(fid) or load_flow(self.snapshot, self.provider, fid, self.mapping.rules)
+                  for fid in self.snapshot.flows if fid not in in_run]
+        for plan in plans:
+            target = str(plan.target_id)
+            callers = [f.label for f in others
+                       if any(r.rtype == "flow" and str(self.resolver.resolve(r)) == target for r in f.refs)]
+            if callers:
+                plan.action = "conflict"
+                plan.reason = (f"replacing #{target} would leave flows that call it pointing at a deleted flow: "
+                               + ", ".join(callers[:5]) + (f" (+{len(callers) - 5} more)" if len(callers) > 5 else "")
+                               + "; import them in the same run (--flow) or use --on-conflict rename")
 
     def _adopt(self, *, write: bool) -> None:
         """A flow whose create was started but not recorded (killed mid-request): adopt the
@@ -229,7 +248,8 @@ class Importer:
                 await self._patch(plan, ref, result)
         await self._verify(result)
 
-    def _job(self, plan: FlowPlan, name: str, pre: tuple[int | str, ...] = ()) -> CreateJob:
+    def _job(self, plan: FlowPlan, name: str, pre: tuple[int | str, ...] = (),
+             secrets: dict[str, str] | None = None) -> CreateJob:
         names = {(r.rtype, r.source_id): r.source_name for r in plan.flow.refs}
 
         def resolve(rtype: str, rid: int) -> int | str:
@@ -238,7 +258,8 @@ class Importer:
                 raise PartialFailure(f"{rtype} {rid} could not be resolved (a referenced flow failed to import?)")
             return hit
 
-        return CreateJob(plan, self.snapshot.export_doc(plan.flow.flow_id), name, resolve, self.secrets,
+        return CreateJob(plan, self.snapshot.export_doc(plan.flow.flow_id), name, resolve,
+                         self.secrets if secrets is None else secrets,
                          self.enable, pre, dict(self.mapping.rules))
 
     async def _one(self, plan: FlowPlan, result: ImportResult) -> None:
@@ -282,7 +303,12 @@ class Importer:
 
     async def _create(self, plan: FlowPlan) -> tuple[int | str, CreateJob, Any]:
         key = self.provider.name_key
+        secrets = self.secrets
         if plan.action == "replace" and plan.target_id is not None:
+            if plan.missing_secrets:  # never blank a live secret: the flow being replaced has its value
+                live = await self.provider.live_secrets(self.api, plan.target_id)
+                secrets = {**{k: v for k, v in live.items() if k in plan.missing_secrets}, **secrets}
+                plan.missing_secrets = [k for k in plan.missing_secrets if k not in secrets]
             await self.provider.delete(self.api, plan.target_id)
             self.names.pop(str(plan.target_id), None)
         async with self._locks[key(plan.flow.name)]:  # one create per name at a time: `pre` stays true
@@ -290,7 +316,7 @@ class Importer:
             if plan.action == "rename":
                 name = unique_name(name, {key(n) for n in self.names.values()}, self.provider.renamed, key)
             pre = tuple(id_value(t) for t, n in sorted(self.names.items()) if key(n) == key(name))
-            job = self._job(plan, name, pre)
+            job = self._job(plan, name, pre, secrets)
             self.ledger.log("start", plan.flow.flow_id, name=name, pre=list(pre))
             created = await self.provider.create(self.api, job)
             self.ledger.log("created", plan.flow.flow_id, target_id=created.target_id, name=name, **created.ledger)
@@ -332,8 +358,9 @@ class Importer:
                 diffs = [f"could not be read back ({e})"]
             if diffs:
                 result.verified_failed += 1
-                self._fail(plan, result, f"imported as #{target_id} but reads back different: "
-                                         + "; ".join(diffs[:3]) + (f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""))
+                more = f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""
+                why = f"imported as #{target_id} but reads back different: {'; '.join(diffs[:3])}{more}"
+                self._fail(plan, result, why)
             else:
                 result.verified += 1
 

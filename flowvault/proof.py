@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .canonical import clean
-from .references import OWN_PARTS, STRUCTURAL
+from .references import STRUCTURAL
 
 
 def _strip(node: Any, key: str | None = None) -> Any:

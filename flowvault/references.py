@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from .canonical import REDACTED, is_secret
@@ -297,6 +297,17 @@ def _names(export: dict[str, Any]) -> dict[tuple[Any, Any], Any]:
     return names
 
 
+def find_hits(step: dict[str, Any], rules: Rules = {}) -> list[Hit]:  # noqa: B006
+    """Every Hit in one step."""
+    hits: list[Hit] = []
+
+    def record(hit: Hit) -> None:
+        hits.append(hit)
+
+    walk(step, lambda h: record(h), rules)  # type: ignore[func-returns-value]
+    return hits
+
+
 def scan(export: dict[str, Any], flow_id: str, flow_name: str,
          rules: Rules = {}) -> tuple[list[Ref], list[Ref], list[Ref]]:  # noqa: B006
     """(references, unclassified, kept-as-is) in every step of an export document."""
@@ -305,9 +316,7 @@ def scan(export: dict[str, Any], flow_id: str, flow_name: str,
     unknown: list[Ref] = []
     kept: list[Ref] = []
     for iteration, j, step in steps_of(export):
-        hits: list[Hit] = []
-        walk(step, lambda h: hits.append(h) or None, rules)  # type: ignore[func-returns-value]
-        for h in hits:
+        for h in find_hits(step, rules):
             name = names.get((h.rtype, h.value))
             ref = Ref(flow_id, flow_name, iteration, j, str(step.get("name", "")), h.field, h.rtype or "",
                       int(h.value), None if name is None else str(name), h.general)

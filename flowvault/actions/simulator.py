@@ -10,11 +10,12 @@ from ..errors import UsageError
 
 def serve(*, companies: int, empty_companies: int, flows: int, versions: int, ocp_flows: int, seed: int,
           port: int, rate_limit: float, latency: float, error_rate: float, drop_rate: float,
-          echo: Callable[[str], None] = print) -> None:
+          dialect: str = "flat", echo: Callable[[str], None] = print) -> None:
     from ..simulator import Faults, Simulator, SimulatorServer, generate
 
     state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
                      empty_companies=empty_companies, ocp_flows=ocp_flows)
+    state.dialect = dialect
     faults = Faults(rate_limit=rate_limit, latency=latency, error_rate=error_rate, drop_rate=drop_rate, seed=seed)
     try:
         server = SimulatorServer(Simulator(state, faults), port=port)

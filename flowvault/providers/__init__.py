@@ -69,6 +69,10 @@ class Provider(Protocol):
     async def delete(self, api: ApiClient, target_id: int | str) -> None:
         ...
 
+    async def live_secrets(self, api: ApiClient, target_id: int | str) -> dict[str, str]:
+        """The secret values a live flow holds, read before it is replaced (never blank a live secret)."""
+        ...
+
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
         """Restore what the create does not (state, schedules, labels, enabled policy); returns
         the flows left disabled/stopped for the summary and the provider's info for patches."""

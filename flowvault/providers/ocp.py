@@ -112,6 +112,9 @@ class Ocp:
                                path=e.path) from None
             raise
 
+    async def live_secrets(self, api: ApiClient, target_id: int | str) -> dict[str, str]:
+        return {}  # OCP flows have no variables
+
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
         """OCP's API cannot start an app: flows started in the source are listed to start by hand,
         whatever the enable policy (with ``off`` they are meant to stay stopped anyway)."""

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from ..archive import FlowRecord, build_record
-from ..canonical import clean
+from ..canonical import REDACTED, clean, is_secret
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -161,6 +161,25 @@ class Patchworks:
 
     async def delete(self, api: ApiClient, target_id: int | str) -> None:
         await api.delete(f"{FLOWS}/{target_id}")
+
+    async def live_secrets(self, api: ApiClient, target_id: int | str) -> dict[str, str]:
+        """The secret variable values a live flow holds (key → value), read before it is replaced."""
+        reply = await api.post(f"{FLOWS}/export", {"flow_id": target_id})
+        found: dict[str, str] = {}
+
+        def visit(node: Any) -> None:
+            if isinstance(node, dict):
+                if is_secret(node.get("secret")) and isinstance(node.get("value"), str) and node["value"] \
+                        and node["value"] != REDACTED:
+                    found.setdefault(str(node.get("key")), node["value"])
+                for v in node.values():
+                    visit(v)
+            elif isinstance(node, list):
+                for v in node:
+                    visit(v)
+
+        visit(reply.get("flow") if isinstance(reply, dict) else None)
+        return found
 
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
         """Restore what import does not: deployed state, schedules, labels, enabled policy.

@@ -359,7 +359,7 @@ class State:
                 "variables": copy.deepcopy(v["variables"]),
                 "schedules": [{"cron_string": s["cron_string"]} for s in self.version_schedules(c, vid)],
             })
-        doc = {
+        doc: dict[str, Any] = {
             "flow": {
                 "name": f["name"],
                 "description": f["description"],
