@@ -24,7 +24,7 @@ from .client import ApiClient
 from .errors import ArchiveError, FlowvaultError, PartialFailure
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
-from .plan import Resolver, dependency_order, deps_to_add, plan_flow, unique_name, waves
+from .plan import Resolver, dependency_order, deps_to_add, field_summary, plan_flow, unique_name, waves
 from .pool import for_each
 from .providers import Provider
 from .references import Rules, remap_step, secret_keys, steps_of
@@ -279,6 +279,12 @@ class Importer:
         if plan.unresolved:
             self._fail(plan, result, "; ".join(r.describe() for r in plan.unresolved[:3])
                        + (f" (+{len(plan.unresolved) - 3} more)" if len(plan.unresolved) > 3 else ""))
+            return
+        if plan.unclassified:
+            fields = ", ".join(f"'{fld}' ({n} step(s), e.g. {sample[0]})" for fld, n, sample
+                               in field_summary(plan.unclassified))
+            self._fail(plan, result, f"refused: unclassified reference field(s) {fields}; say what they are in the "
+                                     "map file's [references] (a resource type, \"none\" or \"keep\")")
             return
         try:
             if resuming:

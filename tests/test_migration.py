@@ -1,0 +1,240 @@
+"""Migration that survives the real API: run over every simulator dialect (how steps hold
+their references), with resource listings switched off so that only what flowvault finds
+in the documents and the map file can remap them."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from flowvault.actions.export import run_export
+from flowvault.config import load_config
+from flowvault.simulator import DIALECTS, REF_FIELDS, Gate
+
+from .conftest import cli, flowvault_process, interrupt_at_gate, write_config
+
+
+def step_refs(sim: Any, company: Any, fid: int) -> list[tuple[str, int]]:
+    """(type, id) of every reference the simulator stored for a flow (its own flat shape)."""
+    return [(rtype, s[key]) for vid in sim.state.flow_version_ids(company, fid) for s in company.versions[vid]["steps"]
+            for key, rtype in REF_FIELDS.items() if s.get(key) is not None]
+
+
+def by_name(sim: Any, company: Any, fid: int) -> list[Any]:
+    """A flow's steps with every reference replaced by the referenced object's name."""
+    out = []
+    for vid in sim.state.flow_version_ids(company, fid):
+        for s in company.versions[vid]["steps"]:
+            out.append({k: (sim.state.resource_name(company, REF_FIELDS[k], v) if k in REF_FIELDS and v else v)
+                        for k, v in s.items() if k not in ("id", "position")})
+    return out
+
+
+def map_file(sim: Any, path: Path) -> Path:
+    """What a user fills in after `map init`: each of A's resources → B's of the same name."""
+    a, b = sim.company(0), sim.company(1)
+    lines = []
+    for rtype, items in a.resources.items():
+        lines.append(f"[{rtype}]")
+        for rid, r in items.items():
+            twin = [i for i, x in b.resources[rtype].items() if x["name"] == r["name"]]
+            lines.append(f"{rid} = {twin[0]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def summary(output: str) -> dict[str, Any]:
+    return next(e for e in map(orjson.loads, filter(None, output.splitlines())) if e["event"] == "summary")
+
+
+@pytest.fixture
+def world(make_server: Any, tmp_path: Path, monkeypatch: Any, request: Any) -> Any:
+    dialect = getattr(request, "param", "flat")
+    server = make_server(flows=14, companies=1, empty_companies=2, seed=13, dialect=dialect)
+    server.sim.resource_listings = False
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, max_retries=2)
+    archive = tmp_path / "archive"
+    run_export(load_config(cfg).profile("company-a"), archive)
+    return server, cfg, archive
+
+
+def imports(cfg: Path, archive: Path, target: str, *extra: Any) -> tuple[Any, Any]:
+    """The dry run and then the import, with the same arguments."""
+    runner = CliRunner()
+    args = ["import", "--config", cfg, "-t", target, "--archive", archive, "--log-format", "json", *extra]
+    return cli(runner, *args, "--dry-run"), cli(runner, *args)
+
+
+@pytest.mark.parametrize("world", DIALECTS, indirect=True)
+def test_every_reference_is_remapped_or_the_flow_refused(world: Any, tmp_path: Path) -> None:
+    server, cfg, archive = world
+    sim, a, b = server.sim, server.sim.company(0), server.sim.company(1)
+    mapping = map_file(sim, tmp_path / "map.toml")
+    dry, real = imports(cfg, archive, "company-b", "--map", mapping)
+    assert dry.exit_code == real.exit_code == 0, real.output
+    s = summary(real.output)
+    assert s["imported"] == len(a.flows) == len(b.flows) and s["verified"] == f"{len(a.flows)}/{len(a.flows)}"
+    ids = orjson.loads((archive / "imports" / "company-b.json").read_bytes())["flows"]
+    a_ids = {rid for items in a.resources.values() for rid in items} | set(a.flows)
+    for src, entry in ids.items():
+        new = entry["target_id"]
+        assert by_name(sim, b, new) == by_name(sim, a, int(src))
+        for rtype, rid in step_refs(sim, b, new):
+            assert rid not in a_ids, f"flow #{new} in B still points at A's {rtype} {rid}"
+            assert sim.state.resource_exists(b, rtype, rid)
+    writes = sim.writes(1)
+    again = cli(CliRunner(), "import", "--config", cfg, "-t", "company-b", "--archive", archive, "--map", mapping)
+    assert again.exit_code == 0 and sim.writes(1) == writes
+
+
+@pytest.mark.parametrize("world", ["flat", "relations", "config-json"], indirect=True)
+def test_an_unclassified_id_field_refuses_its_flows_by_name_until_classified(world: Any, tmp_path: Path) -> None:
+    server, cfg, archive = world
+    sim, a, b = server.sim, server.sim.company(0), server.sim.company(1)
+    users = sorted(a.flows)[:3]
+    for fid in users:
+        for vid in sim.state.flow_version_ids(a, fid):
+            a.versions[vid]["steps"][0]["legacy_mapping_id"] = 4242
+    run_export(load_config(cfg).profile("company-a"), archive)
+    mapping = map_file(sim, tmp_path / "map.toml")
+    dry, real = imports(cfg, archive, "company-b", "--map", mapping)
+    assert dry.exit_code == real.exit_code == 3
+    for result in (dry, real):
+        assert "legacy_mapping_id" in result.output
+        for fid in users:
+            assert f"(#{fid})" in result.output
+    failures = " ".join(summary(real.output)["details"]["failures"])
+    assert all(f"(#{fid}): refused: unclassified reference field(s) 'legacy_mapping_id'" in failures for fid in users)
+    assert len(b.flows) <= len(a.flows) - len(users)
+    template = tmp_path / "template.toml"
+    init = cli(CliRunner(), "map", "init", "--archive", archive, "-o", template)
+    assert init.exit_code == 0 and '"legacy_mapping_id" = "?"    # in ' in template.read_text()
+    mapping.write_text(mapping.read_text() + '[references]\nlegacy_mapping_id = "keep"\n')
+    dry, real = imports(cfg, archive, "company-b", "--map", mapping)
+    assert dry.exit_code == real.exit_code == 0, real.output
+    assert len(b.flows) == len(a.flows)
+    assert "legacy_mapping_id = 4242" in " ".join(
+        summary(real.output)["details"]["fields accepted as they are (map file [references] keep)"])
+
+
+@pytest.mark.parametrize("world", DIALECTS, indirect=True)
+def test_restore_into_its_own_company_keeps_every_reference(world: Any) -> None:
+    server, cfg, archive = world
+    sim, a = server.sim, server.sim.company(0)
+    gone = next(fid for fid in sorted(a.flows)
+                if len(step_refs(sim, a, fid)) >= 2 and all(t != "flow" for t, _ in step_refs(sim, a, fid)))
+    before, refs = by_name(sim, a, gone), step_refs(sim, a, gone)
+    sim.state.delete_flow(a, gone)
+    run_export(load_config(cfg).profile("company-a"), archive)
+    result = cli(CliRunner(), "restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--flow", gone)
+    assert result.exit_code == 0, result.output
+    back = [fid for fid in a.flows if by_name(sim, a, fid) == before]
+    assert len(back) == 1 and back[0] != gone and step_refs(sim, a, back[0]) == refs  # the very same IDs
+
+
+def test_verification_after_import_catches_a_dropped_step(world: Any) -> None:
+    server, cfg, archive = world
+    server.sim.resource_listings = True
+    server.sim.state.import_drops_step = True
+    dry, real = imports(cfg, archive, "company-b")
+    assert dry.exit_code == 0 and real.exit_code == 3
+    s = summary(real.output)
+    assert s["failed"] > 0 and s["verified"] == f"{s['imported']}/{s['imported'] + s['failed']}"
+    assert any("reads back different" in f and "steps sent" in f for f in s["details"]["failures"])
+
+
+@pytest.mark.parametrize("policy", ["skip", "rename", "replace"])
+@pytest.mark.parametrize("moment", [0, 4, 9])
+def test_killed_import_resumes_to_what_an_uninterrupted_one_gives(world: Any, policy: str, moment: int) -> None:
+    """kill -9 while create number ``moment`` is in flight (it lands after the kill); the re-run
+    ends with the same flows as an uninterrupted import into an identical company."""
+    server, cfg, archive = world
+    sim, a = server.sim, server.sim.company(0)
+    sim.resource_listings = True
+    names = sorted({f["name"] for f in a.flows.values()})[:2]
+    for target in (1, 2):  # both targets already have two flows named like archived ones
+        for name in names:
+            sim.state.create_flow(sim.company(target), {"flow": {"name": name}})
+    expect_dry, expect = imports(cfg, archive, "company-c", "--on-conflict", policy)
+    assert expect_dry.exit_code == expect.exit_code
+
+    sim.gate = gate = Gate("POST", "/api/v1/flows/import", after=moment)
+    proc = flowvault_process("import", "--config", cfg, "-t", "company-b", "--archive", archive,
+                             "--on-conflict", policy, "--log-format", "json")
+    code, _ = interrupt_at_gate(server, gate, proc, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    resumed = cli(CliRunner(), "import", "--config", cfg, "-t", "company-b", "--archive", archive,
+                  "--on-conflict", policy)
+    assert resumed.exit_code == expect.exit_code, resumed.output
+    b, c = sim.company(1), sim.company(2)
+    assert Counter(f["name"] for f in b.flows.values()) == Counter(f["name"] for f in c.flows.values())
+    settled = cli(CliRunner(), "import", "--config", cfg, "-t", "company-b", "--archive", archive,
+                  "--on-conflict", policy)
+    assert settled.exit_code == expect.exit_code and len(b.flows) == len(c.flows)
+
+
+def test_replace_never_deletes_what_flowvault_imported(world: Any) -> None:
+    server, cfg, archive = world
+    server.sim.resource_listings = True
+    first = cli(CliRunner(), "import", "--config", cfg, "-t", "company-b", "--archive", archive)
+    assert first.exit_code == 0, first.output
+    writes, flows = server.sim.writes(1), dict(server.sim.company(1).flows)
+    dry, again = imports(cfg, archive, "company-b", "--on-conflict", "replace")
+    assert dry.exit_code == again.exit_code == 0
+    assert server.sim.writes(1) == writes and server.sim.company(1).flows.keys() == flows.keys()
+
+
+def test_restore_replace_keeps_live_secrets_and_refuses_to_orphan_callers(world: Any) -> None:
+    server, cfg, archive = world
+    sim, a = server.sim, server.sim.company(0)
+    secret_flow = next(fid for fid in sorted(a.flows) if not any(
+        s.get("target_flow_id") == fid for v in a.versions.values() for s in v["steps"])
+        and any(var["secret"] for vid in sim.state.flow_version_ids(a, fid) for var in a.versions[vid]["variables"]))
+    live = {var["key"]: var["value"] for vid in sim.state.flow_version_ids(a, secret_flow)
+            for var in a.versions[vid]["variables"] if var["secret"]}
+    name, before = a.flows[secret_flow]["name"], set(a.flows)
+    args = ["restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--on-conflict", "replace"]
+    result = cli(CliRunner(), *args, "--flow", secret_flow)
+    assert result.exit_code == 0, result.output
+    (new,) = set(a.flows) - before
+    values = {var["key"]: var["value"] for vid in sim.state.flow_version_ids(a, new)
+              for var in a.versions[vid]["variables"] if var["secret"]}
+    assert secret_flow not in a.flows and a.flows[new]["name"] == name
+    assert values == live  # the archive's values were redacted: the live ones were kept, not blanked
+
+    called = next((s["target_flow_id"], fid) for fid in sorted(a.flows)
+                  for vid in sim.state.flow_version_ids(a, fid) for s in a.versions[vid]["steps"]
+                  if s.get("target_flow_id") and s["target_flow_id"] != fid)
+    count = len(a.flows)
+    refused = cli(CliRunner(), *args, "--flow", called[0])
+    assert refused.exit_code == 3 and "pointing at a deleted flow" in refused.output
+    assert f"(#{called[1]})" in refused.output and called[0] in a.flows and len(a.flows) == count
+
+
+def test_a_name_several_flows_share_is_refused_with_their_ids(world: Any) -> None:
+    server, cfg, archive = world
+    a = server.sim.company(0)
+    one, two = sorted(a.flows)[:2]
+    server.sim.state.update_flow(a, two, {"flow": {"name": a.flows[one]["name"]}})
+    run_export(load_config(cfg).profile("company-a"), archive)
+    result = cli(CliRunner(), "restore", "--config", cfg, "-t", "company-b", "--archive", archive,
+                 "--flow", a.flows[one]["name"])
+    assert result.exit_code == 2 and f"#{one}" in result.output and f"#{two}" in result.output
+    assert server.sim.writes(1) == 0
+
+
+def test_import_reads_the_last_commit_not_a_killed_exports_leftovers(world: Any) -> None:
+    server, cfg, archive = world
+    server.sim.resource_listings = True
+    entry = next(iter(orjson.loads((archive / "manifest.json").read_bytes())["flows"].values()))
+    (archive / "flows" / entry["folder"] / "flow.json").write_text('{"half": "written')  # a killed run's leftover
+    (archive / "flows" / "999-stray").mkdir()
+    dry, real = imports(cfg, archive, "company-b")
+    assert dry.exit_code == real.exit_code == 0, real.output
+    assert len(server.sim.company(1).flows) == len(server.sim.company(0).flows)
