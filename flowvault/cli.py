@@ -80,6 +80,10 @@ map_option = click.option("--map", "map_path", type=click.Path(path_type=Path), 
                           help="Map file (TOML/JSON): source ID = target ID per resource type, [secrets].")
 conflict_option = click.option("--on-conflict", type=click.Choice(["skip", "rename", "replace"]), default="skip",
                                show_default=True, help="When the target already has a flow with the same name.")
+same_company_option = click.option(
+    "--same-company/--other-company", "same_company", default=None,
+    help="The target is (not) the company the archive came from; default: decided from the archive's source. "
+         "Same company: resource references stay as they are.")
 concurrency_option = click.option("--concurrency", type=click.IntRange(1, 64), default=None,
                                   help="Requests in flight.")
 
@@ -132,16 +136,17 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
 @click.option("--enable", type=click.Choice(["off", "source"]), default="off", show_default=True,
               help="off: imported flows stay disabled; source: enabled as in the archive.")
 @concurrency_option
+@same_company_option
 @log_option
 def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | None, flows: tuple[str, ...],
             map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
-            log_format: str) -> None:
+            same_company: bool | None, log_format: str) -> None:
     """Import archived flows into a company, remapping IDs; safe to re-run."""
     from .actions.import_ import partial_message, run_import
 
     prof = load_config(config_path).profile(target)
     result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,
-                        on_conflict=on_conflict, enable=enable, concurrency=concurrency,
+                        on_conflict=on_conflict, enable=enable, concurrency=concurrency, same_company=same_company,
                         reporter=Reporter(log_format))
     if not result.ok:
         raise PartialFailure(partial_message(result), result)
@@ -156,16 +161,17 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
 @map_option
 @conflict_option
 @click.option("--enable", type=click.Choice(["off", "source"]), default="source", show_default=True)
+@same_company_option
 @log_option
 def restore(config_path: Path | None, target: str, archive_dir: Path, flow: str, at: str | None,
-            map_path: Path | None, on_conflict: str, enable: str, log_format: str) -> None:
+            map_path: Path | None, on_conflict: str, enable: str, same_company: bool | None, log_format: str) -> None:
     """Bring back one flow as it was in the newest commit that has it (or --at)."""
     from .actions.import_ import partial_message
     from .actions.restore import run_restore
 
     prof = load_config(config_path).profile(target)
     result = run_restore(prof, archive_dir, flow, at=at, map_path=map_path, on_conflict=on_conflict,
-                         enable=enable, reporter=Reporter(log_format))
+                         enable=enable, same_company=same_company, reporter=Reporter(log_format))
     if not result.ok:
         raise PartialFailure(partial_message(result), result)
 

@@ -132,6 +132,10 @@ def test_restore_into_its_own_company_keeps_every_reference(world: Any) -> None:
     before, refs = by_name(sim, a, gone), step_refs(sim, a, gone)
     sim.state.delete_flow(a, gone)
     run_export(load_config(cfg).profile("company-a"), archive)
+    writes = sim.writes(0)
+    other = cli(CliRunner(), "restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--flow", gone,
+                "--other-company")  # told it is another company, with no listings: nothing resolves
+    assert other.exit_code == 3 and "has no match in the target" in other.output and sim.writes(0) == writes
     result = cli(CliRunner(), "restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--flow", gone)
     assert result.exit_code == 0, result.output
     back = [fid for fid in a.flows if by_name(sim, a, fid) == before]
