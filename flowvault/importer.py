@@ -192,15 +192,18 @@ class Importer:
                 on_conflict=self.on_conflict, secrets=self.secrets, name_problem=self.provider.name_problem(flow.name),
                 name_key=self.provider.name_key))
         replacing = [p for p in result.plans if p.action == "replace"]
-        if replacing and self.same_company:
+        if replacing:
             self._refuse_replacing_referenced(replacing, flows, in_run)
 
     def _refuse_replacing_referenced(self, plans: list[FlowPlan], flows: dict[str, ArchivedFlow],
                                      in_run: set[str]) -> None:
-        """Replacing a flow gives it a new ID: a flow of the company that calls it and is not
-        part of this run would be left pointing at a deleted flow. Refuse, naming them."""
+        """Replacing a flow gives it a new ID: a flow flowvault knows of that calls it and is not
+        part of this run would be left pointing at a deleted flow. Refuse, naming them. Known:
+        into the same company, every archived flow; into another, those in the ID map."""
+        known = self.snapshot.flows if self.same_company else \
+            [fid for fid in self.ledger.flows if fid in self.snapshot.flows]
         others = [flows.get(fid) or load_flow(self.snapshot, self.provider, fid, self.mapping.rules)
-                  for fid in self.snapshot.flows if fid not in in_run]
+                  for fid in known if fid not in in_run]
         for plan in plans:
             target = str(plan.target_id)
             callers = [f.label for f in others
@@ -277,7 +280,7 @@ class Importer:
             self.rep.event("flow_conflict", flow_id=src, message=result.conflicts[-1])
             return
         if plan.unresolved:
-            self._fail(plan, result, "; ".join(r.describe() for r in plan.unresolved[:3])
+            self._fail(plan, result, "; ".join(plan.unresolved_why[:3])
                        + (f" (+{len(plan.unresolved) - 3} more)" if len(plan.unresolved) > 3 else ""))
             return
         if plan.unclassified:

@@ -86,6 +86,7 @@ class FlowPlan:
     reason: str = ""
     target_id: int | str | None = None
     unresolved: list[Ref] = field(default_factory=list)
+    unresolved_why: list[str] = field(default_factory=list)  # one line per unresolved reference
     deferred: list[Ref] = field(default_factory=list)  # flow refs patched after the referenced flow exists
     missing_secrets: list[str] = field(default_factory=list)
     unclassified: list[Ref] = field(default_factory=list)  # refused unless the user classifies them

@@ -29,7 +29,7 @@ class Resolver:
     def resolve(self, ref: Ref) -> int | str | None:
         hit = self.explicit.get(ref.rtype, {}).get(ref.source_id)
         if hit is not None:
-            return hit
+            return None if self.unlisted(ref.rtype, hit) else hit
         if ref.rtype == "flow" and str(ref.source_id) in self.imported_flows:
             return self.imported_flows[str(ref.source_id)]
         if self.same_company:
@@ -38,6 +38,22 @@ class Resolver:
             return None
         candidates = self.by_name.get(ref.rtype, {}).get(ref.source_name or "", [])
         return candidates[0] if len(candidates) == 1 else None
+
+    def unlisted(self, rtype: str, target: int | str) -> bool:
+        """A map-file target the target company lists that type of, and not that ID."""
+        if rtype == "flow":
+            return bool(self.target_flows) and str(target) not in self.target_flows \
+                and str(target) not in {str(v) for v in self.imported_flows.values()}
+        listed = self.by_name.get(rtype)
+        return listed is not None and not any(str(target) == str(i) for ids in listed.values() for i in ids)
+
+    def why(self, ref: Ref) -> str:
+        """Why a reference did not resolve, in one line."""
+        hit = self.explicit.get(ref.rtype, {}).get(ref.source_id)
+        if hit is not None:
+            return (f"{ref.where}: the map file gives {ref.rtype} {ref.source_id} = {hit}, "
+                    f"but the target has no {ref.rtype} {hit}")
+        return ref.describe()
 
 
 def flow_deps(flow: ArchivedFlow) -> set[str]:
@@ -122,6 +138,7 @@ def plan_flow(flow: ArchivedFlow, resolver: Resolver, *, done: dict[str, int | s
             continue  # imported earlier in this run (dependency order)
         if resolver.resolve(ref) is None:
             plan.unresolved.append(ref)
+            plan.unresolved_why.append(resolver.why(ref))
     if not resolver.same_company:  # into its own company an ID needs no classifying: it stays right
         plan.unclassified = list(flow.unclassified)
     plan.missing_secrets = sorted({k for k in flow.secret_keys if k not in secrets})

@@ -153,8 +153,11 @@ def test_verification_after_import_catches_a_dropped_step(world: Any) -> None:
     assert any("reads back different" in f and "steps sent" in f for f in s["details"]["failures"])
 
 
-@pytest.mark.parametrize("policy", ["skip", "rename", "replace"])
-@pytest.mark.parametrize("moment", [0, 4, 9])
+KILLS = [("flat", policy, moment) for policy in ("skip", "rename", "replace") for moment in (0, 4, 9)] + [
+    (dialect, "rename", 5) for dialect in DIALECTS if dialect != "flat"]
+
+
+@pytest.mark.parametrize("world, policy, moment", KILLS, indirect=["world"])
 def test_killed_import_resumes_to_what_an_uninterrupted_one_gives(world: Any, policy: str, moment: int) -> None:
     """kill -9 while create number ``moment`` is in flight (it lands after the kill); the re-run
     ends with the same flows as an uninterrupted import into an identical company."""
@@ -242,3 +245,17 @@ def test_import_reads_the_last_commit_not_a_killed_exports_leftovers(world: Any)
     dry, real = imports(cfg, archive, "company-b")
     assert dry.exit_code == real.exit_code == 0, real.output
     assert len(server.sim.company(1).flows) == len(server.sim.company(0).flows)
+
+
+def test_a_map_file_target_the_company_does_not_have_is_caught_by_the_dry_run(world: Any, tmp_path: Path) -> None:
+    server, cfg, archive = world
+    sim, a = server.sim, server.sim.company(0)
+    server.sim.resource_listings = True
+    used = next(rid for fid in sorted(a.flows) for rtype, rid in step_refs(sim, a, fid) if rtype == "connector")
+    mapping = tmp_path / "typo.toml"
+    mapping.write_text(f"[connector]\n{used} = 999999\n")
+    dry, real = imports(cfg, archive, "company-b", "--map", mapping)
+    assert dry.exit_code == real.exit_code == 3
+    for result in (dry, real):
+        assert f"the map file gives connector {used} = 999999, but the target has no connector 999999" in result.output
+    assert not any(rid == 999999 for fid in sim.company(1).flows for _, rid in step_refs(sim, sim.company(1), fid))

@@ -79,10 +79,10 @@ def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
             extra = f" → #{p.target_id}" if p.target_id else ""
             action = "refuse" if p.action == "create" and p.blocked else p.action
             rep.line(f"  {action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
-            for ref in p.unresolved:
-                rep.event("unresolved", flow_id=p.flow.flow_id, message=ref.describe())
+            for text in p.unresolved_why:
+                rep.event("unresolved", flow_id=p.flow.flow_id, message=text)
                 if not rep.json:
-                    rep.line(f"           unresolved: {ref.describe()}")
+                    rep.line(f"           unresolved: {text}")
             for fld, count, sample in field_summary(p.unclassified):
                 message = (f"{p.label}: unclassified reference field '{fld}' in {count} step(s), "
                            f"e.g. {', '.join(map(str, sample))}")
