@@ -152,6 +152,19 @@ class Archive:
         elif {k: old_entry.get(k) for k in entry} != entry:
             changes.changed.append(label)
 
+    def changed_files(self, record: FlowRecord) -> list[tuple[str, bytes]]:
+        """(archive path, bytes) of the record's files whose bytes differ from what is on disk."""
+        out = []
+        for rel, data in record.files.items():
+            path = f"{FLOWS_DIR}/{record.folder}/{rel}"
+            try:
+                if (self.root / path).read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            out.append((path, data))
+        return out
+
     def remove_flow(self, flow_id: str, entry: dict[str, Any], changes: Changes) -> None:
         self._remove_folder(self.root / FLOWS_DIR / str(entry.get("folder", "")))
         changes.removed.append(f"{entry.get('name')} (#{flow_id})")

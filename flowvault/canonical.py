@@ -1,8 +1,12 @@
 """Canonical JSON: same data, same bytes (sorted keys, 2-space indent, trailing newline);
-the volatile fields left out, and the one function that decides whether a flag means secret."""
+the volatile fields left out; the one function that decides whether a flag means secret, and
+the one place where secret values are hidden (flag in any spelling, or a credential's name)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,6 +19,7 @@ VOLATILE_FIELDS = frozenset({
 })
 
 REDACTED = "<redacted by flowvault>"
+ENCRYPTED_PREFIX = "<encrypted by flowvault>"  # then "age:" fingerprint ":" base64 of the age file
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
@@ -38,17 +43,75 @@ def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)
 
 
-def clean(data: Any, keep_secrets: bool, found: list[str]) -> Any:
-    """A copy of ``data`` without the volatile fields, at any depth, and (unless
-    ``keep_secrets``) with the value of every variable flagged secret replaced by the
-    redaction marker (its key stays; the keys go into ``found``)."""
+#: names that say "credential": a value under such a key is hidden even when no flag says secret
+_CREDENTIAL = re.compile(r"pass(word|wd|phrase)?$|^pwd$|secret|token|api[_-]?key|private[_-]?key|"
+                         r"authori[sz]ation|access[_-]?key|credential|auth[_-]?key", re.IGNORECASE)
+
+
+def looks_like_credential(name: Any) -> bool:
+    return isinstance(name, str) and name != "secret" and bool(_CREDENTIAL.search(name))
+
+
+def is_hidden(value: Any) -> bool:
+    """A value flowvault replaced: redacted, or encrypted to the profile's recipient."""
+    return isinstance(value, str) and (value == REDACTED or value.startswith(ENCRYPTED_PREFIX))
+
+
+@dataclass
+class Secrets:
+    """How a run treats secret values — ``redact`` (default), ``keep`` (plain text, warned) or
+    ``encrypt`` (``seal`` turns a value into its stored form) — and what it met: counts by
+    kind, and (in memory only, for the gate before the commit) the values themselves."""
+
+    mode: str = "redact"
+    allow: frozenset[str] = frozenset()  # names that look like credentials but are not
+    seal: Callable[[str], str] | None = None
+    flagged: int = 0
+    by_name: int = 0
+    values: set[str] = field(default_factory=set, repr=False)
+
+    def fork(self) -> Secrets:
+        """Fresh counters with the same policy (one per flow)."""
+        return Secrets(self.mode, self.allow, self.seal)
+
+    def add(self, other: Secrets) -> None:
+        self.flagged += other.flagged
+        self.by_name += other.by_name
+
+    def hide(self, value: str, flagged: bool) -> str:
+        if flagged:
+            self.flagged += 1
+        else:
+            self.by_name += 1
+        self.values.add(value)
+        if self.mode == "keep":
+            return value
+        if self.mode == "encrypt" and self.seal is not None:
+            return self.seal(value)
+        return REDACTED
+
+    def named(self, name: Any) -> bool:
+        return looks_like_credential(name) and str(name) not in self.allow
+
+
+def clean(data: Any, secrets: Secrets | None) -> Any:
+    """A copy of ``data`` without the volatile fields, at any depth, and (``secrets`` given)
+    every secret value hidden by its policy: a variable flagged secret in any spelling, and —
+    the second net — any string under a key named like a credential (its key stays).
+    ``secrets`` None: nothing hidden (comparisons)."""
     if isinstance(data, dict):
-        out = {k: clean(v, keep_secrets, found) for k, v in data.items() if k not in VOLATILE_FIELDS}
-        if not keep_secrets and is_secret(out.get("secret")) and "value" in out \
-                and out["value"] not in (None, "", REDACTED):
-            out["value"] = REDACTED
-            found.append(str(out.get("key")))
+        out = {k: clean(v, secrets) for k, v in data.items() if k not in VOLATILE_FIELDS}
+        if secrets is None:
+            return out
+        value = out.get("value")
+        if isinstance(value, str) and value and not is_hidden(value):
+            flagged = is_secret(out.get("secret"))
+            if flagged or secrets.named(out.get("key")):
+                out["value"] = secrets.hide(value, flagged)
+        for k, v in out.items():
+            if k != "value" and isinstance(v, str) and v and not is_hidden(v) and secrets.named(k):
+                out[k] = secrets.hide(v, False)
         return out
     if isinstance(data, list):
-        return [clean(v, keep_secrets, found) for v in data]
+        return [clean(v, secrets) for v in data]
     return data

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -36,6 +37,8 @@ class Profile:
     max_retries: int = 6
     provider: str = "patchworks"
     heartbeat_url: str | None = None
+    secrets_allow: tuple[str, ...] = ()  # names that look like credentials but are not (second net)
+    secrets_recipient: str | None = None  # age recipient: secret values stored encrypted to it
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -71,7 +74,17 @@ class Config:
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
     "rate_limit": (int, float), "max_retries": int, "provider": str, "heartbeat_url": str,
+    "secrets_allow": list, "secrets_recipient": str,
 }
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def looks_like_a_key(text: str) -> bool:
+    """An API key pasted where a variable's name belongs: not a valid name, or long and in
+    lower or mixed case with digits (variable names are conventionally upper case)."""
+    if not _VAR_NAME.match(text):
+        return True
+    return len(text) >= 20 and any(c.isdigit() for c in text) and text != text.upper()
 
 
 def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
@@ -87,6 +100,13 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
         want = _TYPES[key]
         if isinstance(value, bool) or not isinstance(value, want):
             raise ConfigError(f"{where}: profile '{name}': '{key}' has the wrong type ({type(value).__name__})")
+    if looks_like_a_key(str(raw["api_key_env"])):
+        raise ConfigError(f"{where}: profile '{name}': api_key_env must name an environment variable, and what is "
+                          "there looks like a key itself (not shown); put the key in a variable and name that")
+    if "secrets_allow" in raw and not all(isinstance(x, str) for x in raw["secrets_allow"]):
+        raise ConfigError(f"{where}: profile '{name}': 'secrets_allow' must be a list of names")
+    if "secrets_recipient" in raw and not str(raw["secrets_recipient"]).startswith("age1"):
+        raise ConfigError(f"{where}: profile '{name}': 'secrets_recipient' must be an age recipient (age1…)")
     if not str(raw["base_url"]).startswith(("http://", "https://")):
         raise ConfigError(f"{where}: profile '{name}': base_url must start with http:// or https://")
     if raw.get("provider", "patchworks") not in PROVIDERS:
@@ -98,6 +118,8 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
         raise ConfigError(f"{where}: profile '{name}': 'timeout' must be positive")
     values = dict(raw)
     values["base_url"] = str(values["base_url"]).rstrip("/")
+    if "secrets_allow" in values:
+        values["secrets_allow"] = tuple(values["secrets_allow"])
     return Profile(name=name, **values)
 
 
@@ -123,7 +145,7 @@ def parse_config(text: str, path: Path) -> Config:
 def load_config(path: Path | str | None = None) -> Config:
     p = Path(path) if path is not None else DEFAULT_CONFIG
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is not an error
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found (pass --config FILE)") from None
     except (OSError, UnicodeDecodeError) as e:

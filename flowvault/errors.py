@@ -85,6 +85,12 @@ class PartialFailure(FlowvaultError):
         self.result = result
 
 
+class SecretGateError(FlowvaultError):
+    """A file about to be archived holds a secret value or a credential (one flow fails, exit 3)."""
+
+    exit_code = EXIT_PARTIAL
+
+
 class PushError(FlowvaultError):
     """The local commit was made, but pushing it to the remote failed."""
 

@@ -13,11 +13,13 @@ from typing import Any
 import anyio
 
 from .archive import Archive, Changes
+from .canonical import Secrets
 from .client import ApiClient
-from .errors import FlowvaultError, ProtocolError, UsageError, unwrap
+from .errors import FlowvaultError, ProtocolError, SecretGateError, UsageError, unwrap
 from .history import History
 from .output import Reporter
 from .providers import PATCHWORKS, Provider
+from .secretscan import leaks
 
 MAX_BODY_LINES = 1000
 
@@ -32,7 +34,7 @@ class ExportResult:
     changes: Changes = field(default_factory=Changes)
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
-    secrets_redacted: int = 0
+    secrets: Secrets = field(default_factory=Secrets)  # counts by kind (flagged, by name)
     commit: str | None = None
     commit_seconds: float = 0.0
     push_error: str | None = None
@@ -58,12 +60,13 @@ class ExportResult:
 
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
-                       provider: Provider | None = None, flows: tuple[str, ...] = (), keep_secrets: bool = False,
+                       provider: Provider | None = None, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
                        reporter: Reporter | None = None, workers: int = 16) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
     caller holds ``History.run()`` so that an interrupted run is rolled back."""
     rep = reporter or Reporter(progress=False)
     provider = provider or PATCHWORKS
+    policy = secrets or Secrets()
     result = ExportResult(profile=profile)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
@@ -102,8 +105,14 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     async def one(flow: dict[str, Any]) -> None:
         fid = str(flow["id"])
         label = f"{flow.get('name')} (#{fid})"
+        found = policy.fork()
         try:
-            record, secrets = await provider.fetch(api, flow, keep_secrets)
+            record = await provider.fetch(api, flow, found)
+            if policy.mode != "keep":  # the gate: nothing secret-looking reaches a commit
+                hits = leaks(archive.changed_files(record), found.values)
+                if hits:
+                    raise SecretGateError("; ".join(f"{path}: {rule}" for path, rule in hits[:3])
+                                          + " — not written, the previous copy is kept (see README: secrets)")
         except Exception as exc:
             err = unwrap(exc)
             if not isinstance(err, FlowvaultError):
@@ -118,7 +127,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         new_entries[fid] = record.manifest_entry()
         result.exported += 1
         result.versions += record.versions
-        result.secrets_redacted += secrets
+        result.secrets.add(found)
         rep.event("flow_exported", flow_id=fid, name=record.name, versions=record.versions)
         rep.advance()
 
@@ -150,9 +159,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             new_entries[fid] = entry  # not part of this run, or not provably gone: keep
         else:
             archive.remove_flow(fid, entry, result.changes)
-    secrets = "kept" if keep_secrets else "redacted"
+    mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
     archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
-                           new_entries, secrets)
+                           new_entries, mode)
     result.requests, result.retries = api.stats.requests, api.stats.retries
     result.seconds = time.monotonic() - started
     for w in result.warnings:

@@ -21,13 +21,14 @@ import anyio
 from .archive import Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
+from .crypto import Opener
 from .errors import ArchiveError, FlowvaultError, PartialFailure
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
 from .plan import Resolver, dependency_order, deps_to_add, field_summary, plan_flow, unique_name, waves
 from .pool import for_each
 from .providers import Provider
-from .references import Rules, remap_step, secret_keys, steps_of
+from .references import Rules, hidden_keys, remap_step, steps_of
 
 IMPORTS_DIR = "imports"
 
@@ -119,14 +120,18 @@ def env_secrets() -> dict[str, str]:
     return {k[len(prefix):]: v for k, v in os.environ.items() if k.startswith(prefix)}
 
 
-def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | None = None) -> ArchivedFlow:
-    """One archived flow as a planning value: its files checked, its references found."""
+def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | None = None,
+              opener: Opener | None = None) -> ArchivedFlow:
+    """One archived flow as a planning value: its files checked, its references found, and the
+    keys of hidden secret values that need a value (redacted, or encrypted and not openable)."""
     settings = snapshot.checked_settings(fid)
     export = snapshot.export_doc(fid)
     entry = snapshot.flows[fid]
     name = str(entry.get("name", ""))
     refs, unclassified, kept = provider.refs(export, fid, name, rules or {})
-    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(secret_keys(export))),
+    redacted, sealed = hidden_keys(export)
+    needed = redacted + [k for k, v in sealed if opener is None or opener.open(v) is None]
+    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(needed)),
                         tuple(unclassified), tuple(kept))
 
 
@@ -144,7 +149,7 @@ def setup_required(export: dict[str, Any]) -> list[str]:
 class Importer:
     def __init__(self, api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                  on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                 workers: int = 8, same_company: bool = False) -> None:
+                 workers: int = 8, same_company: bool = False, opener: Opener | None = None) -> None:
         self.api, self.provider, self.snapshot, self.ledger = api, provider, snapshot, ledger
         self.mapping, self.on_conflict, self.enable = mapping, on_conflict, enable
         self.rep = reporter or Reporter(progress=False)
@@ -153,6 +158,7 @@ class Importer:
         self.names: dict[str, str] = {}  # target flow ID → name, kept current as flows are created
         self.resolver = Resolver({}, {}, {})
         self.same_company = same_company
+        self.opener = opener
         self.info: dict[str, Any] = {}  # source flow → the provider's info (for deferred patches)
         self.jobs: dict[str, tuple[CreateJob, int | str]] = {}  # source flow → its job and target, to verify
         self._locks: dict[str, anyio.Lock] = defaultdict(anyio.Lock)
@@ -176,7 +182,7 @@ class Importer:
         while todo:
             fid = todo.pop()
             if fid not in flows:
-                flows[fid] = load_flow(self.snapshot, self.provider, fid, self.mapping.rules)
+                flows[fid] = load_flow(self.snapshot, self.provider, fid, self.mapping.rules, self.opener)
                 todo += deps_to_add(flows[fid], self.snapshot.flows, set(chosen), self.resolver)
         order, cycles = dependency_order(flows)
         in_run = {fid for fid in order if fid not in done}
@@ -263,7 +269,7 @@ class Importer:
 
         return CreateJob(plan, self.snapshot.export_doc(plan.flow.flow_id), name, resolve,
                          self.secrets if secrets is None else secrets,
-                         self.enable, pre, dict(self.mapping.rules))
+                         self.enable, pre, dict(self.mapping.rules), self.opener.open if self.opener else None)
 
     async def _one(self, plan: FlowPlan, result: ImportResult) -> None:
         src = plan.flow.flow_id
@@ -385,11 +391,11 @@ class Importer:
 async def import_archive(api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                          target: str, flows: tuple[str, ...] = (), dry_run: bool = False,
                          on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                         workers: int = 8, same_company: bool = False) -> ImportResult:
+                         workers: int = 8, same_company: bool = False, opener: Opener | None = None) -> ImportResult:
     started = time.monotonic()
     result = ImportResult(target=target, dry_run=dry_run, same_company=same_company)
     importer = Importer(api, provider, snapshot, ledger, mapping, on_conflict=on_conflict, enable=enable,
-                        reporter=reporter, workers=workers, same_company=same_company)
+                        reporter=reporter, workers=workers, same_company=same_company, opener=opener)
     await importer.plan(flows, result)
     if not dry_run:
         await importer.run(result)

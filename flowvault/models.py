@@ -51,7 +51,7 @@ class ArchivedFlow:
     folder: str
     settings: dict[str, Any] = field(compare=False)
     refs: tuple[Ref, ...] = ()
-    secret_keys: tuple[str, ...] = ()
+    secret_keys: tuple[str, ...] = ()  # hidden secret values that need a value from the user
     unclassified: tuple[Ref, ...] = ()  # ID-like values no rule classifies (rtype "")
     kept: tuple[Ref, ...] = ()  # values the user accepted as they are (rule "keep")
 
@@ -114,6 +114,7 @@ class CreateJob:
     enable: str  # off | source
     pre: tuple[int | str, ...] = ()  # target flows with this name before the create
     rules: dict[str, str] = field(default_factory=dict)  # the user's reference rules
+    open_sealed: Callable[[str], str | None] | None = None  # decrypts an encrypted secret value
 
 
 @dataclass

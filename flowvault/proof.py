@@ -32,7 +32,7 @@ def _versions(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 def differences(sent: dict[str, Any], got: dict[str, Any]) -> list[str]:
     """What differs between the ``flow`` object sent and the one read back; empty when the same."""
-    a, b = clean(sent, True, []), clean(got, True, [])
+    a, b = clean(sent, None), clean(got, None)
     out: list[str] = []
     if a.get("name") != b.get("name"):
         out.append("name")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from .canonical import REDACTED, is_secret
+from .canonical import REDACTED, is_hidden
 from .models import Ref
 
 RESOURCE_TYPES = ("connector", "endpoint", "script", "cache", "data_pool", "cross_reference_lookup",
@@ -326,7 +326,8 @@ def scan(export: dict[str, Any], flow_id: str, flow_name: str,
 
 def remap_flow_doc(export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
                    deferred: list[Ref] | tuple[Ref, ...], secrets: dict[str, str], name: str | None = None,
-                   rules: Rules = {}) -> dict[str, Any]:  # noqa: B006
+                   rules: Rules = {}, open_sealed: Callable[[str], str | None] | None = None,  # noqa: B006
+                   ) -> dict[str, Any]:
     """The export document's ``flow`` with target IDs in every reference (``resolve`` gives
     None: left as it is — same company), deferred flow refs emptied (patched later), and
     redacted secrets filled from ``secrets`` (else empty). ``export`` is not changed."""
@@ -342,7 +343,7 @@ def remap_flow_doc(export: dict[str, Any], resolve: Callable[[str, int], int | s
         for j, step in enumerate(steps):
             if isinstance(step, dict):
                 steps[j] = remap_step(step, iteration, j, resolve, skip, rules)
-    fill_secrets(doc, secrets)
+    fill_secrets(doc, secrets, open_sealed)
     return doc
 
 
@@ -358,27 +359,50 @@ def remap_step(step: dict[str, Any], iteration: int, index: int, resolve: Callab
     return walk(step, replace, rules)  # type: ignore[no-any-return]
 
 
+def hidden_keys(doc: Any) -> tuple[list[str], list[tuple[str, str]]]:
+    """(keys of redacted values, (key, stored form) of encrypted values): a key is a variable's
+    ``key``, or the name of the field that held a credential."""
+    redacted: list[str] = []
+    sealed: list[tuple[str, str]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, str) and is_hidden(v):
+                    name = str(node.get("key")) if k == "value" and "key" in node else k
+                    if v == REDACTED:
+                        redacted.append(name)
+                    else:
+                        sealed.append((name, v))
+                else:
+                    visit(v)
+        elif isinstance(node, list):
+            for v in node:
+                visit(v)
+
+    visit(doc)
+    return redacted, sealed
+
+
 def secret_keys(doc: Any) -> list[str]:
-    """Keys of variables whose value was redacted at export."""
-    found: list[str] = []
-    if isinstance(doc, dict):
-        if is_secret(doc.get("secret")) and doc.get("value") == REDACTED:
-            found.append(str(doc.get("key")))
-        for v in doc.values():
-            found += secret_keys(v)
-    elif isinstance(doc, list):
-        for v in doc:
-            found += secret_keys(v)
-    return found
+    """Keys of every value flowvault hid in ``doc`` (redacted or encrypted)."""
+    redacted, sealed = hidden_keys(doc)
+    return redacted + [k for k, _ in sealed]
 
 
-def fill_secrets(doc: Any, secrets: dict[str, str]) -> None:
-    """Put the value of each redacted secret back (from ``secrets``; empty when not given)."""
+def fill_secrets(doc: Any, secrets: dict[str, str], open_sealed: Callable[[str], str | None] | None = None) -> None:
+    """Put each hidden value back: from ``secrets`` by key, else (encrypted) by decrypting it;
+    else empty — and the plan lists it as needing a value."""
     if isinstance(doc, dict):
-        if is_secret(doc.get("secret")) and doc.get("value") == REDACTED:
-            doc["value"] = secrets.get(str(doc.get("key")), "")
-        for v in doc.values():
-            fill_secrets(v, secrets)
+        for k, v in list(doc.items()):
+            if isinstance(v, str) and is_hidden(v):
+                name = str(doc.get("key")) if k == "value" and "key" in doc else k
+                plain = secrets.get(name)
+                if plain is None and v != REDACTED and open_sealed is not None:
+                    plain = open_sealed(v)
+                doc[k] = plain or ""
+            else:
+                fill_secrets(v, secrets, open_sealed)
     elif isinstance(doc, list):
         for v in doc:
-            fill_secrets(v, secrets)
+            fill_secrets(v, secrets, open_sealed)

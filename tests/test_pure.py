@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flowvault.canonical import REDACTED, clean, is_secret
+from flowvault.canonical import REDACTED, Secrets, clean, is_secret
 from flowvault.errors import UsageError
 from flowvault.history import History
 from flowvault.models import ArchivedFlow, Ref
@@ -112,14 +112,14 @@ def test_find_refs_and_remap_keep_the_document_and_rewrite_ids_only() -> None:
 ])
 def test_a_secret_flag_in_any_spelling(flag: Any, secret: bool) -> None:
     assert is_secret(flag) is secret
-    found: list[str] = []
-    out = clean({"variables": [{"key": "K", "value": "v", "secret": flag}]}, False, found)
-    assert (out["variables"][0]["value"] == REDACTED) is secret and (found == ["K"]) is secret
+    found = Secrets()
+    out = clean({"variables": [{"key": "K", "value": "v", "secret": flag}]}, found)
+    assert (out["variables"][0]["value"] == REDACTED) is secret and found.flagged == int(secret)
 
 
 def test_clean_drops_volatile_fields_at_any_depth() -> None:
     data = {"updated_at": 1, "a": [{"last_run_at": 2, "b": {"runs_count": 3, "c": 4}}]}
-    assert clean(data, True, []) == {"a": [{"b": {"c": 4}}]}
+    assert clean(data, None) == {"a": [{"b": {"c": 4}}]}
 
 
 def test_history_resolve_is_strict(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 
+from ..canonical import Secrets
 from ..client import ApiClient, client_for
 from ..config import Profile
 from ..flowdiff import Diff, View, diff_views, snapshot_view
@@ -16,14 +17,14 @@ from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
 
 
-async def live_view(api: ApiClient, provider: Provider, keep_secrets: bool, workers: int = 16) -> View:
+async def live_view(api: ApiClient, provider: Provider, secrets: Secrets, workers: int = 16) -> View:
     """What an export would write now, in memory (nothing is written)."""
     items, _ = await provider.list_flows(api)
     listing = list({str(f["id"]): f for f in items if isinstance(f, dict) and "id" in f}.values())
     view: View = {}
 
     async def fetch(flow: dict[str, Any]) -> None:
-        record, _ = await provider.fetch(api, flow, keep_secrets)
+        record = await provider.fetch(api, flow, secrets.fork())
         view[str(record.flow_id)] = (record.name, record.files)
 
     await for_each(listing, fetch, workers)
@@ -36,7 +37,8 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
     history = History.open(archive_dir)
     if profile is not None:
         snapshot = open_snapshot(history, revs[0] if revs else None)
-        keep = snapshot.manifest.get("secrets") == "kept"
+        keep = Secrets("keep" if snapshot.manifest.get("secrets") == "kept" else "redact",
+                       allow=frozenset(profile.secrets_allow))
 
         async def go() -> View:
             async with client_for(profile) as api:

@@ -14,7 +14,7 @@ import anyio
 
 from .._version import __version__
 from ..archive import Archive, atomic_write
-from ..canonical import dumps
+from ..canonical import Secrets, dumps
 from ..client import client_for, ping
 from ..config import Config, Profile
 from ..errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, PushError
@@ -52,11 +52,15 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
     """Lock the archive, fetch and write, commit, push. A push failure is kept in the result."""
     rep = reporter or Reporter(progress=False)
     history = History.open(archive_dir, create=True)
+    if keep_secrets:
+        rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
+                  "in plain text, where they stay even after later runs (README: secrets, purging)")
     with history.run():
+        policy = secret_policy(profile, history, keep_secrets)
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
             result = await export_flows(api, Archive(history.root), profile=profile.name,
                                         base_url=profile.base_url, provider=provider_for(profile.provider),
-                                        flows=flows, keep_secrets=keep_secrets,
+                                        flows=flows, secrets=policy,
                                         reporter=rep, workers=2 * (concurrency or profile.concurrency))
         commit_export(history, result, message)
     report_export(rep, result)
@@ -67,6 +71,19 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         except PushError as e:
             result.push_error = str(e)
     return result
+
+
+def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
+    """How this run hides secret values: kept (plain, on request), encrypted to the profile's
+    age recipient, or redacted."""
+    allow = frozenset(profile.secrets_allow)
+    if keep:
+        return Secrets("keep", allow)
+    if profile.secrets_recipient:
+        from ..crypto import Sealer
+
+        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.git_dir).seal)
+    return Secrets("redact", allow)
 
 
 def run_export(profile: Profile, archive_dir: Path | str, **kwargs: Any) -> ExportResult:
@@ -191,7 +208,8 @@ def report_export(rep: Reporter, r: ExportResult) -> None:
     rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
         "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
-        "secrets_redacted": r.secrets_redacted, "files_written": c.files_written, "requests": r.requests,
+        "secrets_flagged": r.secrets.flagged, "secrets_by_name": r.secrets.by_name,
+        "files_written": c.files_written, "requests": r.requests,
         "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
         "peak_rss": f"{peak_rss_mb():.0f} MB",
         "commit": r.commit or "none (nothing changed)",

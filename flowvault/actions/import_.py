@@ -10,6 +10,7 @@ import anyio
 
 from ..client import client_for
 from ..config import Profile
+from ..crypto import load_opener
 from ..history import History
 from ..importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
 from ..mapfile import load_map
@@ -29,7 +30,7 @@ def is_same_company(source: Any, profile: Profile) -> bool:
 def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
                map_path: Path | None = None, dry_run: bool = False, on_conflict: str = "skip",
                enable: str = "off", concurrency: int | None = None, same_company: bool | None = None,
-               reporter: Reporter | None = None) -> ImportResult:
+               identity: Path | None = None, reporter: Reporter | None = None) -> ImportResult:
     """Import archived flows into ``profile``'s company, from the last commit (or ``at``): a
     killed export's leftovers in the work tree are never read. ``same_company`` None: decided
     from the archive's recorded source. The result says what happened; a result that is not
@@ -38,6 +39,7 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
     provider = provider_for(profile.provider)
     mapping = load_map(map_path)
     provider.check_map(mapping, str(map_path))
+    opener = load_opener(identity)
     history = History.open(archive_dir)
     snapshot = open_snapshot(history, at or "HEAD")
     if same_company is None:
@@ -48,7 +50,8 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
             return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name, flows=flows,
                                         dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
-                                        workers=concurrency or profile.concurrency, same_company=same_company)
+                                        workers=concurrency or profile.concurrency, same_company=same_company,
+                                        opener=opener)
 
     if dry_run:
         result = anyio.run(go)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from ..archive import FlowRecord
+from ..canonical import Secrets
 from ..client import ApiClient
 from ..errors import ConfigError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -32,8 +33,8 @@ class Provider(Protocol):
         """One cheap request proving the API answers and accepts the key."""
         ...
 
-    async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
-        """One flow's archive record and the number of secret values redacted."""
+    async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
+        """One flow's archive record, its secret values hidden by ``secrets`` (which counts them)."""
         ...
 
     # -- import ------------------------------------------------------------------

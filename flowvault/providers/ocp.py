@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..archive import FlowRecord, build_record
-from ..canonical import clean
+from ..canonical import Secrets, clean
 from ..client import ApiClient
 from ..errors import ApiError, ProtocolError, UsageError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -50,13 +50,12 @@ class Ocp:
     async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         yield await self.list_flows(api)
 
-    async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
+    async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
         status = await api.get(f"/api/apps/{flow['id']}/status/")
         settings = {**flow, "status": status.get("status") if isinstance(status, dict) else None}
         doc = {"flow": {**{k: flow.get(k) for k in DEFINITION}, "versions": []},
                "metadata": {"provider": self.name, "canvas_id": flow.get("canvas_id"), "source_flow_id": flow["id"]}}
-        found: list[str] = []
-        return build_record(clean(settings, keep_secrets, found), clean(doc, keep_secrets, found), []), len(found)
+        return build_record(clean(settings, secrets), clean(doc, secrets), [])
 
     # -- import ------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from ..archive import FlowRecord, build_record
-from ..canonical import REDACTED, clean, is_secret
+from ..canonical import Secrets, clean, is_hidden, is_secret
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -56,11 +56,10 @@ class Patchworks:
         async for page in api.iter_pages(FLOWS, LISTING):
             yield page
 
-    async def fetch(self, api: ApiClient, flow: dict[str, Any], keep_secrets: bool) -> tuple[FlowRecord, int]:
+    async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
         """The export document and the versions list (all pages) with steps, variables and
-        schedules included; the record and the number of redacted secret values."""
+        schedules included; secret values hidden by ``secrets`` (which counts them)."""
         fid = _int_id(flow["id"], f"{FLOWS}")
-        found: list[str] = []
         got: dict[str, Any] = {}
 
         async def export_doc() -> None:
@@ -93,10 +92,9 @@ class Patchworks:
             for vid, v in versions.items():
                 if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
                     tg.start_soon(complete, vid)
-        cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))},
-                         keep_secrets, found) for _, v in sorted(versions.items())]
-        record = build_record(clean(flow, keep_secrets, found), clean(got["export"], keep_secrets, found), cleaned)
-        return record, len(found)
+        cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
+                   for _, v in sorted(versions.items())]
+        return build_record(clean(flow, secrets), clean(got["export"], secrets), cleaned)
 
     # -- import ------------------------------------------------------------------
 
@@ -136,7 +134,8 @@ class Patchworks:
         return Inventory(listed, by_name)
 
     async def create(self, api: ApiClient, job: CreateJob) -> Created:
-        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name, rules=job.rules)
+        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name, rules=job.rules,
+                             open_sealed=job.open_sealed)
         # every top-level part of the export document goes back as the JSON string the endpoint
         # documents for `flow` and `metadata` (the five-key form adds systems, scripts, dependencies)
         body: dict[str, Any] = {k: json.dumps(v, ensure_ascii=False) for k, v in job.export.items() if k != "flow"}
@@ -170,7 +169,7 @@ class Patchworks:
         def visit(node: Any) -> None:
             if isinstance(node, dict):
                 if is_secret(node.get("secret")) and isinstance(node.get("value"), str) and node["value"] \
-                        and node["value"] != REDACTED:
+                        and not is_hidden(node["value"]):
                     found.setdefault(str(node.get("key")), node["value"])
                 for v in node.values():
                     visit(v)
@@ -242,7 +241,8 @@ class Patchworks:
         got = reply.get("flow") if isinstance(reply, dict) else None
         if not isinstance(got, dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {target_id}: the reply has no 'flow' object")
-        sent = remap_flow_doc(job.export, job.resolve, (), job.secrets, name=job.name, rules=job.rules)
+        sent = remap_flow_doc(job.export, job.resolve, (), job.secrets, name=job.name, rules=job.rules,
+                              open_sealed=job.open_sealed)
         return differences(sent, got)
 
 

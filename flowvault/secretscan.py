@@ -1,0 +1,42 @@
+"""The gate before every commit: the files about to be written are searched for every secret
+value this run hid and for well-known credential formats (the maintained detectors of the
+``detect-secrets`` package; the only module that imports it). A hit names the file and the
+rule, never the value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from detect_secrets.core.scan import scan_line
+from detect_secrets.settings import transient_settings
+
+#: detectors of a format, not of entropy: entropy detectors flag every hash and UUID in a flow
+DETECTORS = (
+    "ArtifactoryDetector", "AWSKeyDetector", "AzureStorageKeyDetector", "BasicAuthDetector",
+    "CloudantDetector", "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector",
+    "IbmCloudIamDetector", "IbmCosHmacDetector", "JwtTokenDetector", "MailchimpDetector", "NpmDetector",
+    "OpenAIDetector", "PrivateKeyDetector", "PypiTokenDetector", "SendGridDetector", "SlackDetector",
+    "SoftlayerDetector", "SquareOAuthDetector", "StripeDetector", "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
+)
+_SETTINGS = {"plugins_used": [{"name": n} for n in DETECTORS]}
+MIN_LINE = 24  # shorter lines hold no credential any detector knows (keys, small values)
+
+
+def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[str, str]]:
+    """(path, rule) for each file holding a hidden value or a credential-shaped string."""
+    needles = [v.encode() for v in values if len(v) >= 4]
+    found: list[tuple[str, str]] = []
+    with transient_settings(_SETTINGS):
+        for path, data in files:
+            if any(n in data for n in needles):
+                found.append((path, "a secret value this run hid"))
+                continue
+            for line in data.decode("utf-8", "replace").splitlines():
+                if len(line) < MIN_LINE:
+                    continue
+                hits = list(scan_line(line))
+                if hits:
+                    found.append((path, hits[0].type))
+                    break
+    return found
