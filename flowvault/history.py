@@ -21,6 +21,7 @@ from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuch
 from .errors import ArchiveError, PushError, UsageError
 
 MARKER = "flowvault-run-in-progress"
+OWN_PATHS = ("manifest.json", "flows", "imports")  # what flowvault writes; nothing else is committed
 LOCK = "flowvault.lock"
 _FALLBACK_ID = {"GIT_AUTHOR_NAME": "flowvault", "GIT_AUTHOR_EMAIL": "flowvault@localhost",
                 "GIT_COMMITTER_NAME": "flowvault", "GIT_COMMITTER_EMAIL": "flowvault@localhost"}
@@ -138,15 +139,26 @@ class History:
         return [entry[3:] for entry in out.split("\0") if entry]
 
     def commit_all(self, message: str) -> str | None:
-        """Stage everything and commit; None when nothing changed."""
+        """Commit every change to flowvault's own paths (and nothing else the folder holds);
+        None when nothing changed."""
         with git_errors(self.root, "git commit"):
-            self.repo.git.add("-A")
-            if self.head() is not None and not self.repo.git.diff("--cached", "--name-only"):
+            paths = [p for p in OWN_PATHS if (self.root / p).exists() or self.repo.git.ls_files("--", p)]
+            if not paths:
                 return None
-            if self.head() is None and not self.repo.git.ls_files():
+            self.repo.git.add("-A", "--", *paths)
+            if not self.repo.git.diff("--cached", "--name-only", *(["--root"] if self.head() is None else []),
+                                      "--", *paths) and self.head() is not None:
                 return None
-            self._commit(message)
+            if self.head() is None and not self.repo.git.ls_files("--", *paths):
+                return None
+            self._commit(message, "--", *paths)
         return self.head()
+
+    def foreign_files(self) -> list[str]:
+        """Files in the archive's folder that are not flowvault's (never committed nor deleted)."""
+        with git_errors(self.root, "git status"):
+            out = self.repo.git.ls_files("--others", "--exclude-standard", "-z")
+        return sorted(p for p in out.split("\0") if p and p.split("/")[0] not in OWN_PATHS)
 
     def commit_paths(self, paths: list[str], message: str) -> str | None:
         """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds."""

@@ -5,6 +5,7 @@ rule, never the value."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from detect_secrets.core.scan import scan_line
@@ -20,7 +21,9 @@ DETECTORS = (
     "TwilioKeyDetector",
 )
 _SETTINGS = {"plugins_used": [{"name": n} for n in DETECTORS]}
-MIN_LINE = 24  # shorter lines hold no credential any detector knows (keys, small values)
+#: a line worth handing to the detectors: a long token-like run (every format above has one),
+#: a private-key header, or credentials in a URL. Most lines of a flow have none of these.
+TRIGGER = re.compile(r"[A-Za-z0-9+/=_\-]{20,}|PRIVATE KEY|://[^/\s:@\"]+:[^/\s@\"]+@")
 
 
 def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[str, str]]:
@@ -33,7 +36,7 @@ def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[st
                 found.append((path, "a secret value this run hid"))
                 continue
             for line in data.decode("utf-8", "replace").splitlines():
-                if len(line) < MIN_LINE:
+                if not TRIGGER.search(line):
                     continue
                 hits = list(scan_line(line))
                 if hits:

@@ -21,10 +21,11 @@ def make_server() -> Iterator[Callable[..., SimulatorServer]]:
     servers: list[SimulatorServer] = []
 
     def make(*, flows: int = 20, versions: int = 3, companies: int = 2, empty_companies: int = 0,
-             seed: int = 7, ocp_flows: int = 0, dialect: str = "flat", **faults: Any) -> SimulatorServer:
+             seed: int = 7, ocp_flows: int = 0, dialect: str = "flat", secret_flag: str = "bool",
+             **faults: Any) -> SimulatorServer:
         state = generate(seed=seed, companies=companies, flows=flows, versions=versions,
                          empty_companies=empty_companies, ocp_flows=ocp_flows)
-        state.dialect = dialect
+        state.dialect, state.secret_flag = dialect, secret_flag
         server = SimulatorServer(Simulator(state, Faults(seed=seed, **faults))).start()
         servers.append(server)
         return server

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from flowvault.actions.export import run_export
 from flowvault.archive import MANIFEST, Archive, slugify
-from flowvault.canonical import REDACTED, dumps
+from flowvault.canonical import REDACTED, dumps, looks_like_credential
 from flowvault.cli import main
 from flowvault.config import load_config
 from flowvault.errors import EXIT_PARTIAL
@@ -47,7 +47,8 @@ def test_every_flow_version_and_schedule_is_archived_as_served(make_server: Any,
             assert len(saved["variables"]) == len(served["variables"])
             for var, real in zip(saved["variables"], served["variables"], strict=True):
                 assert var["key"] == real["key"]
-                assert var["value"] == (REDACTED if real["secret"] else real["value"])
+                hidden = real["secret"] or looks_like_credential(real["key"])  # the flag, or the name net
+                assert var["value"] == (REDACTED if hidden else real["value"])
         for rel, digest in entry["files"].items():
             import hashlib
             assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowvault.actions.export import run_export
+from flowvault.canonical import looks_like_credential
 from flowvault.config import load_config
 from flowvault.simulator import DIALECTS, REF_FIELDS, Gate
 
@@ -127,8 +128,9 @@ def test_an_unclassified_id_field_refuses_its_flows_by_name_until_classified(wor
 def test_restore_into_its_own_company_keeps_every_reference(world: Any) -> None:
     server, cfg, archive = world
     sim, a = server.sim, server.sim.company(0)
-    gone = next(fid for fid in sorted(a.flows)
-                if len(step_refs(sim, a, fid)) >= 2 and all(t != "flow" for t, _ in step_refs(sim, a, fid)))
+    names = Counter(f["name"] for f in a.flows.values())
+    gone = next(fid for fid in sorted(a.flows) if names[a.flows[fid]["name"]] == 1
+                and len(step_refs(sim, a, fid)) >= 2 and all(t != "flow" for t, _ in step_refs(sim, a, fid)))
     before, refs = by_name(sim, a, gone), step_refs(sim, a, gone)
     sim.state.delete_flow(a, gone)
     run_export(load_config(cfg).profile("company-a"), archive)
@@ -200,18 +202,20 @@ def test_replace_never_deletes_what_flowvault_imported(world: Any) -> None:
 def test_restore_replace_keeps_live_secrets_and_refuses_to_orphan_callers(world: Any) -> None:
     server, cfg, archive = world
     sim, a = server.sim, server.sim.company(0)
-    secret_flow = next(fid for fid in sorted(a.flows) if not any(
+    names = Counter(f["name"] for f in a.flows.values())
+    secret_flow = next(fid for fid in sorted(a.flows) if names[a.flows[fid]["name"]] == 1 and not any(
         s.get("target_flow_id") == fid for v in a.versions.values() for s in v["steps"])
-        and any(var["secret"] for vid in sim.state.flow_version_ids(a, fid) for var in a.versions[vid]["variables"]))
+        and any(var["key"] == "WEBHOOK_SECRET" for vid in sim.state.flow_version_ids(a, fid)
+                for var in a.versions[vid]["variables"]))  # flagged secrets and one caught by its name
     live = {var["key"]: var["value"] for vid in sim.state.flow_version_ids(a, secret_flow)
-            for var in a.versions[vid]["variables"] if var["secret"]}
+            for var in a.versions[vid]["variables"] if var["secret"] or looks_like_credential(var["key"])}
     name, before = a.flows[secret_flow]["name"], set(a.flows)
     args = ["restore", "--config", cfg, "-t", "company-a", "--archive", archive, "--on-conflict", "replace"]
     result = cli(CliRunner(), *args, "--flow", secret_flow)
     assert result.exit_code == 0, result.output
     (new,) = set(a.flows) - before
     values = {var["key"]: var["value"] for vid in sim.state.flow_version_ids(a, new)
-              for var in a.versions[vid]["variables"] if var["secret"]}
+              for var in a.versions[vid]["variables"] if var["secret"] or looks_like_credential(var["key"])}
     assert secret_flow not in a.flows and a.flows[new]["name"] == name
     assert values == live  # the archive's values were redacted: the live ones were kept, not blanked
 

@@ -81,5 +81,7 @@ def verify(archive_dir: Path | str, at: str | None = None, notes: list[str] | No
         files = history.files_at(history.resolve(at), FLOWS_DIR)
     problems = check_snapshot(snapshot, files)
     if at is None:
-        problems += [f"{history.root / p}: uncommitted change" for p in history.dirty_paths()]
+        foreign = set(history.foreign_files())
+        notes += [f"{history.root / p}: not flowvault's (neither committed nor removed by it)" for p in sorted(foreign)]
+        problems += [f"{history.root / p}: uncommitted change" for p in history.dirty_paths() if p not in foreign]
     return problems

@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from ..archive import FlowRecord, build_record
-from ..canonical import Secrets, clean, is_hidden, is_secret
+from ..canonical import Secrets, clean, is_hidden, is_secret, looks_like_credential
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -168,11 +168,13 @@ class Patchworks:
 
         def visit(node: Any) -> None:
             if isinstance(node, dict):
-                if is_secret(node.get("secret")) and isinstance(node.get("value"), str) and node["value"] \
-                        and not is_hidden(node["value"]):
-                    found.setdefault(str(node.get("key")), node["value"])
-                for v in node.values():
-                    visit(v)
+                for k, v in node.items():
+                    if not isinstance(v, str) or not v or is_hidden(v):
+                        visit(v)
+                    elif k == "value" and (is_secret(node.get("secret")) or looks_like_credential(node.get("key"))):
+                        found.setdefault(str(node.get("key")), v)
+                    elif k != "value" and looks_like_credential(k):
+                        found.setdefault(k, v)
             elif isinstance(node, list):
                 for v in node:
                     visit(v)

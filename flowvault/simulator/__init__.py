@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .app import Faults, Gate, Simulator
 from .data import api_key, generate
-from .dialects import DIALECTS
+from .dialects import DIALECTS, FLAG_SPELLINGS
 from .server import SimulatorServer
 from .state import REF_FIELDS, Company, State
 
@@ -20,5 +20,17 @@ def start(*, seed: int = 7, companies: int = 2, flows: int = 50, versions: int =
     return SimulatorServer(Simulator(state, faults), port=port).start()
 
 
-__all__ = ["DIALECTS", "REF_FIELDS", "Company", "Faults", "Gate", "Simulator", "SimulatorServer", "State", "api_key",
-           "generate", "start"]
+__all__ = [
+    "DIALECTS",
+    "FLAG_SPELLINGS",
+    "REF_FIELDS",
+    "Company",
+    "Faults",
+    "Gate",
+    "Simulator",
+    "SimulatorServer",
+    "State",
+    "api_key",
+    "generate",
+    "start",
+]

@@ -123,6 +123,8 @@ def _variables(rng: random.Random) -> list[dict[str, object]]:
         out.append({"key": "API_TOKEN", "value": f"sk_live_{rng.getrandbits(64):016x}", "secret": True})
     if rng.random() < 0.3:
         out.append({"key": "SFTP_PASSWORD", "value": f"pw-{rng.getrandbits(40):010x}", "secret": True})
+    if rng.random() < 0.2:  # a credential nobody flagged: the second net catches it by name
+        out.append({"key": "WEBHOOK_SECRET", "value": f"whsec_{rng.getrandbits(64):016x}", "secret": False})
     return out
 
 

@@ -91,3 +91,39 @@ def parse_step(step: dict[str, Any], dialect: str) -> dict[str, Any]:
             if other in out:
                 out[key] = out.pop(other)
     return out
+
+
+#: how the API may spell a variable's ``secret`` flag (the schema types it as a string)
+FLAG_SPELLINGS: dict[str, tuple[Any, Any]] = {
+    "bool": (True, False), "int": (1, 0), "string-1": ("1", "0"), "string-true": ("true", "false"),
+    "yes": ("yes", "no"), "ON": ("ON", "OFF"),
+}
+
+
+def spell_flags(node: Any, spelling: str) -> Any:
+    """Every ``secret`` flag under ``node`` in the chosen spelling (in place; returns ``node``)."""
+    if spelling == "bool":
+        return node
+    yes, no = FLAG_SPELLINGS[spelling]
+    if isinstance(node, dict):
+        if isinstance(node.get("secret"), bool):
+            node["secret"] = yes if node["secret"] else no
+        for v in node.values():
+            spell_flags(v, spelling)
+    elif isinstance(node, list):
+        for v in node:
+            spell_flags(v, spelling)
+    return node
+
+
+def read_flags(node: Any) -> Any:
+    """Every ``secret`` flag under ``node`` back to a boolean, whatever its spelling (in place)."""
+    if isinstance(node, dict):
+        if "secret" in node and not isinstance(node["secret"], bool):
+            node["secret"] = str(node["secret"]).strip().lower() in ("1", "true", "yes", "on")
+        for v in node.values():
+            read_flags(v)
+    elif isinstance(node, list):
+        for v in node:
+            read_flags(v)
+    return node

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dialects import FLAT, parse_step, render_step
+from .dialects import FLAT, parse_step, read_flags, render_step, spell_flags
 
 #: stored step field -> resource type it references (the ``target_flow_id`` is another flow).
 REF_FIELDS: dict[str, str] = FLAT
@@ -66,6 +66,7 @@ class State:
         self.lock = threading.RLock()
         self.dialect = "flat"  # how steps are served and accepted (dialects.DIALECTS)
         self.import_drops_step = False  # a faulty import: the last step of each version is lost
+        self.secret_flag = "bool"  # how variables' secret flag is spelled (dialects.FLAG_SPELLINGS)
         self._ids = itertools.count(1001)
 
     def next_id(self) -> int:
@@ -198,7 +199,7 @@ class State:
                     out.pop(key, None)
         if "schedules" in include:
             out["schedules"] = [dict(s) for s in self.version_schedules(c, v["id"])]
-        return out
+        return spell_flags(out, self.secret_flag)  # type: ignore[no-any-return]
 
     def new_version(self, c: Company, flow_id: int, *, iteration: int, status: str = "Draft",
                     steps: list[dict[str, Any]] | None = None,
@@ -380,6 +381,7 @@ class State:
                 "dependencies": [deps[k] for k in sorted(deps)],
             },
         }
+        spell_flags(doc, self.secret_flag)
         if self.dialect == "export-systems":  # the five top-level keys of the vendor's MCP description
             doc["systems"] = [d for d in doc["metadata"]["dependencies"] if d["type"] in ("connector", "endpoint")]
             doc["scripts"] = [d for d in doc["metadata"]["dependencies"] if d["type"] == "script"]
@@ -397,7 +399,8 @@ class State:
         if not isinstance(versions, list):
             errors["flow.versions"] = ["The flow.versions field must be an array."]
             versions = []
-        versions = [{**v, "steps": [parse_step(s, self.dialect) for s in v.get("steps") or [] if isinstance(s, dict)]}
+        versions = [read_flags({**v, "steps": [parse_step(s, self.dialect) for s in v.get("steps") or []
+                                               if isinstance(s, dict)]})
                     for v in versions if isinstance(v, dict)]
         for i, v in enumerate(versions):
             for j, step in enumerate(v["steps"]):
