@@ -82,6 +82,8 @@ def test_encrypted_secrets_round_trip_into_another_company(make_server: Any, tmp
     assert git(archive, "rev-parse", "HEAD") == head  # unchanged secrets keep their stored form: no commit
     assert not [v for v in secret_values(a) if v in everything(archive, first.output)]
     assert "<encrypted by flowvault>age:" in everything(archive)
+    live = cli(runner, "diff", "--config", cfg, "-p", "company-a", "-a", archive, "--exit-code")
+    assert live.exit_code == 0, live.output  # the live company equals the archive, encrypted values too
 
     without = cli(runner, "import", "--config", cfg, "-t", "company-b", "-a", archive, "--dry-run")
     assert without.exit_code == 0 and "secrets needing a value" in without.output

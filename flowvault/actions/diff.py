@@ -15,6 +15,7 @@ from ..history import History
 from ..pool import for_each
 from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
+from .export import secret_policy
 
 
 async def live_view(api: ApiClient, provider: Provider, secrets: Secrets, workers: int = 16) -> View:
@@ -37,8 +38,7 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
     history = History.open(archive_dir)
     if profile is not None:
         snapshot = open_snapshot(history, revs[0] if revs else None)
-        keep = Secrets("keep" if snapshot.manifest.get("secrets") == "kept" else "redact",
-                       allow=frozenset(profile.secrets_allow))
+        keep = secret_policy(profile, history, snapshot.manifest.get("secrets") == "kept")
 
         async def go() -> View:
             async with client_for(profile) as api:
