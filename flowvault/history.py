@@ -57,6 +57,7 @@ class History:
     def __init__(self, repo: git.Repo) -> None:
         self.repo = repo
         self.root = Path(repo.working_tree_dir or ".")
+        self._trees: dict[str, dict[str, str]] = {}
 
     @classmethod
     def open(cls, root: Path | str, *, create: bool = False) -> History:
@@ -243,12 +244,29 @@ class History:
         return str(sha)
 
     def read(self, sha: str, path: str) -> bytes | None:
+        """A file's bytes at a commit (None if it has no such file). The commit's file list is
+        read once (one ``git ls-tree``), so reading every file of a commit stays linear."""
         with git_errors(self.root, f"reading {path} at {sha[:10]}"):
-            try:
-                blob = self.repo.commit(sha).tree / path
-            except KeyError:
+            if "/" not in path:  # a top-level file (the manifest): a direct lookup, no file list
+                try:
+                    return bytes((self.repo.commit(sha).tree / path).data_stream.read())
+                except KeyError:
+                    return None
+            index = self._trees.get(sha)
+            if index is None:
+                out = self.repo.git.ls_tree("-r", "-z", "--full-tree", sha)
+                index = {}
+                for entry in out.split("\0"):
+                    if entry:
+                        meta, _, name = entry.partition("\t")
+                        parts = meta.split()
+                        if len(parts) == 3 and parts[1] == "blob":
+                            index[name] = parts[2]
+                self._trees = {sha: index}  # one commit at a time: memory stays one file list
+            blob = index.get(path)
+            if blob is None:
                 return None
-            return bytes(blob.data_stream.read())
+            return bytes(self.repo.odb.stream(bytes.fromhex(blob)).read())
 
     def files_at(self, sha: str, prefix: str) -> list[str]:
         with git_errors(self.root, "git ls-tree"):
