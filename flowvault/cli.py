@@ -20,6 +20,7 @@ from .errors import (
     DoctorFailed,
     FlowvaultError,
     PartialFailure,
+    UsageError,
 )
 from .output import Reporter
 
@@ -113,18 +114,30 @@ def main() -> None:
               help="Write a JSON run report here (atomically), for monitoring.")
 @click.option("--heartbeat-url", default=None, metavar="URL",
               help="GET URL on success, POST URL/fail on failure (healthchecks.io style).")
+@click.option("--retarget", is_flag=True,
+              help="Export into an archive that records another profile or base URL as its source.")
+@click.option("--allow-mass-removal", is_flag=True,
+              help="Record the removal even when more than half of the archived flows are gone from the API.")
 @log_option
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
-           report_path: Path | None, heartbeat_url: str | None, log_format: str) -> None:
+           report_path: Path | None, heartbeat_url: str | None, retarget: bool, allow_mass_removal: bool,
+           log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
     if all_profiles and (profile or flows):
         raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
-    export_command(load_config(config_path), None if all_profiles else profile, archive_dir,
+    config = load_config(config_path)
+    if not all_profiles and profile is None:
+        if len(config.profiles) != 1:
+            raise UsageError(f"{config.path} has {len(config.profiles)} profiles: choose one with --profile, "
+                             "or export them all with --all-profiles (one archive each)")
+        profile = next(iter(config.profiles))
+    export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
-                   concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push)
+                   concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
+                   retarget=retarget, allow_mass_removal=allow_mass_removal)
 
 
 @main.command("import")

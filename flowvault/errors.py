@@ -17,6 +17,7 @@ EXIT_API = 6
 EXIT_ARCHIVE = 7
 EXIT_PUSH = 8
 EXIT_DOCTOR = 9
+EXIT_MASS_REMOVAL = 10
 EXIT_INTERNAL = 70  # a bug in flowvault (EX_SOFTWARE): never for anything a user or the environment causes
 EXIT_INTERRUPTED = 130
 
@@ -89,6 +90,12 @@ class SecretGateError(FlowvaultError):
     """A file about to be archived holds a secret value or a credential (one flow fails, exit 3)."""
 
     exit_code = EXIT_PARTIAL
+
+
+class MassRemovalError(FlowvaultError):
+    """An export would remove more than half of the archived flows: HEAD is kept (a guard)."""
+
+    exit_code = EXIT_MASS_REMOVAL
 
 
 class PushError(FlowvaultError):

@@ -15,13 +15,14 @@ import anyio
 from .archive import Archive, Changes
 from .canonical import Secrets
 from .client import ApiClient
-from .errors import FlowvaultError, ProtocolError, SecretGateError, UsageError, unwrap
+from .errors import FlowvaultError, MassRemovalError, ProtocolError, SecretGateError, UsageError, unwrap
 from .history import History
 from .output import Reporter
 from .providers import PATCHWORKS, Provider
 from .secretscan import leaks
 
 MAX_BODY_LINES = 1000
+MASS_REMOVAL_MIN = 5  # a run that would remove more than half of the archive, and at least this many, stops
 
 
 @dataclass
@@ -61,7 +62,8 @@ class ExportResult:
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
                        provider: Provider | None = None, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
-                       reporter: Reporter | None = None, workers: int = 16) -> ExportResult:
+                       reporter: Reporter | None = None, workers: int = 16,
+                       allow_mass_removal: bool = False) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
     caller holds ``History.run()`` so that an interrupted run is rolled back."""
     rep = reporter or Reporter(progress=False)
@@ -152,13 +154,18 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
 
     for names in (result.changes.added, result.changes.changed):
         names.sort()
+    gone = [fid for fid in old if fid not in new_entries and not (flows or not result.complete or fid in listed_ids)]
+    if len(gone) >= MASS_REMOVAL_MIN and len(gone) * 2 > len(old) and not allow_mass_removal:
+        raise MassRemovalError(f"the API lists {len(listed_ids)} flows: this run would remove {len(gone)} of the "
+                               f"{len(old)} archived flows; nothing was committed. If they are really gone (not a "
+                               "key scoped to another company, not an API fault), run again with --allow-mass-removal")
     for fid, entry in old.items():
         if fid in new_entries:
             continue
-        if flows or not result.complete or fid in listed_ids:
-            new_entries[fid] = entry  # not part of this run, or not provably gone: keep
-        else:
+        if fid in gone:
             archive.remove_flow(fid, entry, result.changes)
+        else:
+            new_entries[fid] = entry  # not part of this run, or not provably gone: keep
     mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
     archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
                            new_entries, mode)

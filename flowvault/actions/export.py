@@ -17,7 +17,16 @@ from ..archive import Archive, atomic_write
 from ..canonical import Secrets, dumps
 from ..client import client_for, ping
 from ..config import Config, Profile
-from ..errors import EXIT_PARTIAL, EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, PushError
+from ..errors import (
+    EXIT_PARTIAL,
+    EXIT_PUSH,
+    ArchiveError,
+    FlowvaultError,
+    PartialFailure,
+    ProfilesFailed,
+    PushError,
+    UsageError,
+)
 from ..exporter import ExportResult, commit_export, export_flows
 from ..history import History
 from ..output import Reporter, peak_rss_mb
@@ -48,19 +57,22 @@ class Outcome:
 
 async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
                          concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
-                         push: bool = False, reporter: Reporter | None = None) -> ExportResult:
+                         push: bool = False, retarget: bool = False, allow_mass_removal: bool = False,
+                         reporter: Reporter | None = None) -> ExportResult:
     """Lock the archive, fetch and write, commit, push. A push failure is kept in the result."""
     rep = reporter or Reporter(progress=False)
     history = History.open(archive_dir, create=True)
     if keep_secrets:
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
                   "in plain text, where they stay even after later runs (README: secrets, purging)")
-    with history.run():
+    with history.run():  # a killed run's leftovers are undone first: the manifest read below is the last commit's
+        if not retarget:
+            check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
         async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
             result = await export_flows(api, Archive(history.root), profile=profile.name,
                                         base_url=profile.base_url, provider=provider_for(profile.provider),
-                                        flows=flows, secrets=policy,
+                                        flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,
                                         reporter=rep, workers=2 * (concurrency or profile.concurrency))
         commit_export(history, result, message)
     report_export(rep, result)
@@ -71,6 +83,17 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         except PushError as e:
             result.push_error = str(e)
     return result
+
+
+def check_source(root: Path, profile: Profile) -> None:
+    """The archive knows whose it is: refuse to export another company into it."""
+    source = Archive(root).read_manifest().get("source")
+    if not isinstance(source, dict):
+        return
+    theirs = (source.get("profile"), str(source.get("base_url", "")).rstrip("/"))
+    if theirs != (profile.name, profile.base_url):
+        raise ArchiveError(f"{root}: this archive holds profile '{theirs[0]}' ({theirs[1]}), not '{profile.name}' "
+                           f"({profile.base_url}); use the right archive, or --retarget to export into it anyway")
 
 
 def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
@@ -105,6 +128,9 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
     """Every profile concurrently, each into ``archive_root/<profile>`` (its own git repo);
     one failing profile does not stop the others."""
     outcomes: list[Outcome] = []
+    if (archive_root / ".git").exists() or (archive_root / "manifest.json").exists():
+        raise UsageError(f"{archive_root}: is an archive itself; --all-profiles needs a folder that holds one "
+                         "archive per profile (ROOT/<profile>)")
 
     async def one(profile: Profile) -> None:
         started = time.monotonic()
@@ -113,9 +139,10 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
             result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
             outcome = Outcome(profile.name, result, exit_code(result), result.push_error, 0.0)
         except FlowvaultError as e:
-            rep.event("profile_failed", exit_code=e.exit_code, message=f"profile '{profile.name}': {e}")
+            text = str(e) if str(e).startswith(f"profile '{profile.name}'") else f"profile '{profile.name}': {e}"
+            rep.event("profile_failed", exit_code=e.exit_code, message=text)
             if not rep.json:
-                rep.line(f"profile '{profile.name}' failed: {e}", err=True)
+                rep.line(f"failed: {text}", err=True)
             outcome = Outcome(profile.name, None, e.exit_code, str(e), 0.0)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
