@@ -4,6 +4,7 @@ become a message and an exit code (``FlowvaultGroup.invoke``); commands raise, n
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,15 @@ class FlowvaultGroup(click.Group):
     """Runs every command (doctor, simulator and map init included) inside one error boundary."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             return super().invoke(ctx)
         except FlowvaultError as e:
             _fail(ctx, str(e), e.exit_code)
         except KeyboardInterrupt:
+            if _received:
+                _fail(ctx, f"stopped by {signal.Signals(_received[-1]).name}; the archive keeps its last commit",
+                      128 + _received[-1])
             _fail(ctx, "interrupted; the archive keeps its last commit", EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -49,6 +54,19 @@ class FlowvaultGroup(click.Group):
                 raise
             _fail(ctx, f"internal error: {e.__class__.__name__}: {e} (set FLOWVAULT_DEBUG=1 for the traceback)",
                   EXIT_INTERNAL)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+_received: list[int] = []
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    """SIGTERM or SIGHUP (systemd, Kubernetes, timeout, a closed terminal) unwinds exactly as
+    Ctrl-C does — the event loop cancels its tasks, the run is rolled back — and exits 128+N."""
+    _received.append(signum)
+    signal.raise_signal(signal.SIGINT)
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:

@@ -97,8 +97,10 @@ class History:
     @contextlib.contextmanager
     def run(self) -> Iterator[None]:
         """Hold the archive's lock; if a previous run died mid-way, put the work tree back to
-        HEAD first. A run that fails or is interrupted is rolled back on the spot; one that is
-        killed leaves the marker, so the next run (or verify) knows to ignore its leftovers."""
+        HEAD first (clearing the index lock git left when it was killed with it). A run that
+        fails or is interrupted is rolled back on the spot; one that is killed leaves the
+        marker, so the next run (or verify) knows to ignore its leftovers. The marker goes only
+        once a rollback succeeded: a run that cannot roll back (a full disk) says so and leaves it."""
         try:
             fh = open(self.git_dir / LOCK, "w")  # noqa: SIM115 - held for the whole run
         except OSError as e:
@@ -108,16 +110,24 @@ class History:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise ArchiveError(f"{self.root}: another flowvault run is using this archive") from None
-            if (self.git_dir / MARKER).exists():
+            marker = self.git_dir / MARKER
+            if marker.exists():
+                # our own run was killed (we hold the lock, so no flowvault is running here): a git
+                # it started may have died holding the index lock; nothing else writes this repository
+                (self.git_dir / "index.lock").unlink(missing_ok=True)
                 self.rollback()
-            (self.git_dir / MARKER).write_text(str(os.getpid()))
+            marker.write_text(str(os.getpid()))
+            clean = True
             try:
                 yield
-            except BaseException:  # Ctrl-C or any failure: back to the last commit, now
+            except BaseException:  # Ctrl-C, SIGTERM or any failure: back to the last commit, now
+                clean = False
                 self.rollback()
+                clean = True
                 raise
             finally:
-                (self.git_dir / MARKER).unlink(missing_ok=True)
+                if clean:
+                    marker.unlink(missing_ok=True)
 
     def interrupted(self) -> bool:
         return (self.git_dir / MARKER).exists()
