@@ -12,7 +12,7 @@ import click
 import orjson
 
 from ._version import __version__
-from .config import load_config
+from .config import MAX_CONCURRENCY, load_config
 from .errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -106,7 +106,7 @@ same_company_option = click.option(
 identity_option = click.option(
     "--identity", type=click.Path(path_type=Path), default=None, metavar="FILE",
     help="age identity to decrypt archived secret values (or env FLOWVAULT_AGE_IDENTITY / _FILE).")
-concurrency_option = click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+concurrency_option = click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
                                   help="Requests in flight.")
 
 

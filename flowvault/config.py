@@ -24,6 +24,7 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG = Path("flowvault.toml")
 PROVIDERS = ("patchworks", "ocp")
+MAX_CONCURRENCY = 64  # the same bound as --concurrency
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
     for key in ("concurrency", "max_retries"):
         if key in raw and raw[key] < (1 if key == "concurrency" else 0):
             raise ConfigError(f"{where}: profile '{name}': '{key}' is too small")
+    if raw.get("concurrency", 1) > MAX_CONCURRENCY:
+        raise ConfigError(f"{where}: profile '{name}': 'concurrency' is at most {MAX_CONCURRENCY} "
+                          "(as --concurrency)")
     if "timeout" in raw and raw["timeout"] <= 0:
         raise ConfigError(f"{where}: profile '{name}': 'timeout' must be positive")
     values = dict(raw)

@@ -6,6 +6,7 @@ only when a complete listing (count equal to ``meta.total``) no longer has it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,19 @@ from .client import ApiClient
 from .errors import FlowvaultError, MassRemovalError, ProtocolError, SecretGateError, UsageError, unwrap
 from .history import History
 from .output import Reporter
+from .protocol import flow_id
 from .providers import PATCHWORKS, Provider
 from .secretscan import leaks
 
 MAX_BODY_LINES = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_text(text: Any, limit: int = 300) -> str:
+    """A name as it may appear in a commit message: no control characters (a newline in a flow
+    name cannot add a line of its own), and not endless."""
+    out = _CONTROL.sub("?", str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
 MASS_REMOVAL_MIN = 5  # a run that would remove more than half of the archive, and at least this many, stops
 
 
@@ -45,16 +55,18 @@ class ExportResult:
 
     def subject(self, message: str | None = None) -> str:
         c = self.changes
-        text = f"export {self.profile}: {len(c.added)} added, {len(c.changed)} changed, {len(c.removed)} removed"
+        text = f"export {safe_text(self.profile)}: {len(c.added)} added, {len(c.changed)} changed, " \
+               f"{len(c.removed)} removed"
         if self.failed:
             text += f", {len(self.failed)} failed"
-        return f"{message}\n\n{text}" if message else text
+        return f"{safe_text(message, 500)}\n\n{text}" if message else text
 
     def commit_message(self, message: str | None = None) -> str:
-        body = [f"{kind}: {name}" for kind, names in
+        body = [f"{kind}: {safe_text(name)}" for kind, names in
                 (("added", self.changes.added), ("changed", self.changes.changed), ("removed", self.changes.removed))
                 for name in names]
-        body += [f"failed (kept previous copy): {name}: {why}" for name, why in self.failed.items()]
+        body += [f"failed (kept previous copy): {safe_text(name)}: {safe_text(why)}"
+                 for name, why in self.failed.items()]
         if len(body) > MAX_BODY_LINES:  # the archive's diff has the rest
             body = [*body[:MAX_BODY_LINES], f"… and {len(body) - MAX_BODY_LINES} more"]
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
@@ -88,7 +100,16 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 for item in items:
                     if not isinstance(item, dict) or "id" not in item:
                         raise ProtocolError(f"{provider.name}: a listed flow has no 'id'")
-                    fid = str(item["id"])
+                    clean_id = flow_id(item["id"])
+                    counts["items"] += clean_id is None
+                    if clean_id is None:  # that flow fails by name; the listing no longer proves removals
+                        label = f"{safe_text(item.get('name'))} (#{safe_text(item['id'])[:40]})"
+                        result.failed[label] = "the API listed it with an ID flowvault does not accept"
+                        rep.event("flow_failed", flow_id=safe_text(item["id"])[:40], message=f"{label}: "
+                                  + result.failed[label])
+                        continue
+                    item = {**item, "id": clean_id}
+                    fid = str(clean_id)
                     counts["items"] += 1
                     if fid in listed_ids:
                         continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,26 @@ from .errors import ApiError, AuthError, NotFoundError, ProtocolError, Validatio
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_PER_PAGE = 100
-MAX_PAGES = 100_000
+MAX_PAGES = 10_000  # 1,000,000 flows at 100 a page; a listing that claims more is not believed
+MAX_ID = 10**15
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DIGITS = re.compile(r"^[0-9]{1,16}$")  # ASCII digits only: "３" is not 3
+
+
+def flow_id(raw: Any) -> int | str | None:
+    """An ID from a reply, normalised once: a positive integer (``"03"`` is 3) in a sane range,
+    or a UUID (lower case); None for anything else (``true``, ``"../x"``, ``2.5``, ``"３"``, huge)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if 0 < raw < MAX_ID else None
+    if isinstance(raw, str):
+        if _DIGITS.match(raw):
+            value = int(raw)
+            return value if 0 < value < MAX_ID else None
+        if _UUID.match(raw):
+            return raw.lower()
+    return None
 
 
 def _short(text: Any, limit: int = 200) -> str:

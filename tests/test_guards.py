@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from click.testing import CliRunner
 
 from flowvault.errors import EXIT_ARCHIVE, EXIT_MASS_REMOVAL, EXIT_USAGE
@@ -51,3 +52,67 @@ def test_an_empty_listing_never_wipes_the_archive(server: Any, config: Path, tmp
     allowed = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive, "--allow-mass-removal")
     assert allowed.exit_code == 0 and "removed            20" in allowed.output
     assert not (archive / "flows").exists() or not any((archive / "flows").iterdir())
+
+
+def test_hostile_ids_fail_by_name_and_harm_nothing(server: Any, config: Path, tmp_path: Path,
+                                                   runner: CliRunner) -> None:
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    company = server.sim.company(0)
+    first = sorted(company.flows)[0]
+    server.sim.listing_extra = [
+        {"id": True, "name": "a boolean"}, {"id": "../x", "name": "dots"}, {"id": 10**17, "name": "huge"},
+        {"id": "３", "name": "fullwidth"}, {"id": 2.5, "name": "a float"},
+        {"id": f"0{first}", "name": company.flows[first]["name"]},  # the same flow, spelled "0…": one flow
+    ]
+    before = tree_bytes(archive)
+    result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    for name in ("a boolean", "dots", "huge", "fullwidth", "a float"):
+        assert f"{name} (#" in result.output
+    assert tree_bytes(archive) == before  # nothing removed, nothing renamed (no "True-…" folder)
+    assert cli(runner, "verify", "-a", archive).exit_code == 0
+
+
+def test_odd_names_cannot_forge_commit_lines_or_stop_backups(server: Any, config: Path, tmp_path: Path,
+                                                             runner: CliRunner) -> None:
+    archive = tmp_path / "archive"
+    company = server.sim.company(0)
+    one, two = sorted(company.flows)[:2]
+    server.sim.state.update_flow(company, one, {"flow": {"name": "sync\nremoved: everything"}})
+    server.sim.state.update_flow(company, two, {"flow": {"name": "nul\x00byte"}})
+    result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+    assert result.exit_code == 0, result.output
+    message = History.open(archive).log()[0].message
+    assert "removed: everything" not in message.splitlines() and "added: sync?removed: everything" in message
+    assert "added: nul?byte" in message
+
+
+def test_the_simulator_gives_the_same_archive_for_the_same_seed_across_restarts(tmp_path: Path,
+                                                                                 monkeypatch: Any) -> None:
+    """Two simulator processes with one seed: byte-identical archives (fault drills rely on it)."""
+    import subprocess
+    import sys
+
+    archives = []
+    for n in range(2):
+        proc = subprocess.Popen([sys.executable, "-m", "flowvault", "simulator", "--port", "0", "--flows", "8",
+                                 "--companies", "1", "--seed", "3"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split()[3]
+            key = proc.stdout.readline().split()[-1]
+            monkeypatch.setenv("FV_SEED_KEY", key)
+            cfg = tmp_path / f"fv{n}.toml"
+            cfg.write_text(f'[profiles.company-a]\nbase_url = "{url}"\napi_key_env = "FV_SEED_KEY"\n')
+            archive = tmp_path / f"archive{n}"
+            assert cli(CliRunner(), "export", "--config", cfg, "-a", archive).exit_code == 0
+            files = tree_bytes(archive)
+            files["manifest.json"] = orjson.dumps(orjson.loads(files["manifest.json"])["flows"])  # not the URL
+            archives.append(files)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            assert proc.stdout is not None
+            proc.stdout.close()
+    assert archives[0] == archives[1]

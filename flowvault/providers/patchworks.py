@@ -20,6 +20,7 @@ from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..proof import differences
+from ..protocol import flow_id
 from ..references import Rules, remap_flow_doc, scan
 
 FLOWS = "/api/v1/flows"
@@ -34,9 +35,10 @@ RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoi
 
 
 def _int_id(raw: Any, where: str) -> int:
-    if isinstance(raw, bool) or not str(raw).isdigit():
-        raise ProtocolError(f"{where}: expected a numeric ID, got {str(raw)[:40]!r}")
-    return int(raw)
+    value = flow_id(raw)
+    if not isinstance(value, int):
+        raise ProtocolError(f"{where}: expected a positive numeric ID, got {str(raw)[:40]!r}")
+    return value
 
 
 class Patchworks:

@@ -177,6 +177,7 @@ class Simulator:
         self.counts: Counter[tuple[int, str]] = Counter()  # (company id, "GET"/"WRITE"/...)
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
+        self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
         self.honour_version_include = True  # False: the versions list ignores ?include=
         self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
@@ -329,8 +330,10 @@ class Simulator:
         flows.sort(key=lambda f: (f[field] is None, f[field] or "", f["id"]) if field != "id" else (False, f["id"], 0),
                    reverse=sort.startswith("-"))
         page = paginate(request, flows)
-        page["meta"]["total"] += self.total_skew
+        page["meta"]["total"] += self.total_skew + len(self.listing_extra)
         page["data"] = [self.state.render_flow(c, f, include) for f in page["data"]]
+        if page["meta"]["current_page"] == 1:
+            page["data"] += self.listing_extra
         return page
 
     def _hostile_listing(self, request: Request) -> Any:

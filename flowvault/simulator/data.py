@@ -152,7 +152,7 @@ def add_flow(state: State, c: Company, rng: random.Random, *, name: str, version
             v["latest_run"] = {"status": "success", "started_at": _ts(minute + 90)}
             v["runs_count"] = rng.randint(1, 5000)
             for cron in rng.sample(CRONS, rng.randint(0, 2)):
-                state.create_schedule(c, v["id"], {"cron_string": cron})
+                state.create_schedule(c, v["id"], {"cron_string": cron}, created_at=_ts(minute + it))
         # the next version differs a little, like an edit would
         steps = [{**s, "config": {**(s.get("config") or {}), "rev": it}} for s in steps]  # type: ignore[dict-item]
     return int(f["id"])

@@ -297,14 +297,15 @@ class State:
         v = self.version_by_id(c, version_id)
         return [c.schedules[sid] for sid in c.schedules_of.get(v["id"], ())]
 
-    def create_schedule(self, c: Company, version_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+    def create_schedule(self, c: Company, version_id: Any, body: dict[str, Any],
+                        created_at: str | None = None) -> dict[str, Any]:
         v = self.version_by_id(c, version_id)
         cron = body.get("cron_string")
         if not isinstance(cron, str) or len(cron.split()) not in (5, 6):
             raise SimError(422, "The cron string field must be a valid cron expression.",
                            {"cron_string": ["The cron string field must be a valid cron expression."]})
         sid = self.next_id()
-        ts = now_iso()
+        ts = created_at or now_iso()
         c.schedules[sid] = {"id": sid, "flow_version_id": v["id"], "cron_string": cron,
                             "deployed_at": body.get("deployed_at"), "created_at": ts, "updated_at": ts}
         c.schedules_of.setdefault(v["id"], []).append(sid)
