@@ -27,6 +27,44 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: every JSON event flowvault prints with --log-format json: its required fields and their types
+#: (README's "Output" lists the same; tests/test_output.py holds the two together and checks runs)
+EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
+    "start": {"total": (int,), "what": (str,)},
+    "flow_exported": {"flow_id": (str,), "name": (str,), "versions": (int,)},
+    "flow_failed": {"flow_id": (str,), "message": (str,)},
+    "flow_imported": {"flow_id": (str,), "name": (str,), "target_id": (int, str)},
+    "flow_conflict": {"flow_id": (str,), "message": (str,)},
+    "planned": {"flow_id": (str,), "name": (str,), "action": (str,), "reason": (str,)},
+    "unresolved": {"flow_id": (str,), "message": (str,)},
+    "unclassified": {"flow_id": (str,), "field": (str,), "steps": (int,), "samples": (list,), "message": (str,)},
+    "retry": {"method": (str,), "path": (str,), "attempt": (int,), "wait": (float, int)},
+    "warning": {"message": (str,)},
+    "pushed": {"commit": (str,)},
+    "profile_failed": {"exit_code": (int,), "message": (str,)},
+    "summary": {"title": (str,), "ok": (bool,), "details": (dict,)},
+    "error": {"exit_code": (int,), "message": (str,)},
+}
+#: how a summary field is shown as text (JSON keeps the number)
+_UNITS = {"_s": "{:.2f}s", "_mb": "{:.0f} MB"}
+#: summary detail lists: identifier → what the text summary calls it
+DETAILS = {
+    "failures": "failed", "conflicts": "conflict", "warnings": "warning",
+    "unclassified": "refused, unclassified field (classify it in the map file's [references])",
+    "left_disabled": "enabled in source, left disabled (--enable source to keep)",
+    "missing_secrets": "secrets needing a value (map file [secrets], FLOWVAULT_SECRET_<KEY> or --identity)",
+    "setup_required": "needs setup in the target (from the export's import summary)",
+    "accepted_as_is": "field accepted as it is (map file [references] keep)",
+}
+
+
+def _text(key: str, value: Any) -> tuple[str, str]:
+    for suffix, fmt in _UNITS.items():
+        if key.endswith(suffix) and isinstance(value, (int, float)):
+            return key[: -len(suffix)], fmt.format(value)
+    return key, str(value)
+
+
 class Reporter:
     def __init__(self, log_format: str = "text", *, out: TextIO | None = None, err: TextIO | None = None,
                  progress: bool | None = None, context: dict[str, Any] | None = None) -> None:
@@ -83,17 +121,23 @@ class Reporter:
 
     # -- summary ---------------------------------------------------------------
 
-    def summary(self, title: str, fields: dict[str, Any], details: dict[str, list[str]] | None = None) -> None:
+    def summary(self, title: str, ok: bool, fields: dict[str, Any], details: dict[str, list[str]] | None = None,
+                notes: dict[str, str] | None = None) -> None:
+        """The run's last word: numbers as numbers (seconds ``*_s``, megabytes ``*_mb``), detail
+        lists under identifiers (``DETAILS``). ``notes``: how the text shows a field instead."""
         self.stop()
         if self.json:
-            self.event("summary", title=title, **fields, details=details or {})
+            self.event("summary", title=title, ok=ok, **fields, details={k: v for k, v in (details or {}).items()})
             return
         self.line(title)
         for key, value in fields.items():
-            if value is not None:
-                self.line(f"  {key.replace('_', ' '):<18} {value}")
+            label, shown = _text(key, value)
+            shown = (notes or {}).get(key, shown)
+            if value is not None or key in (notes or {}):
+                self.line(f"  {label.replace('_', ' '):<18} {shown}")
         for key, items in (details or {}).items():
+            label = DETAILS.get(key, key)
             for item in items[:10]:
-                self.line(f"  {key}: {item}")
+                self.line(f"  {label}: {item}")
             if len(items) > 10:
-                self.line(f"  {key}: … and {len(items) - 10} more (all of them with --log-format json)")
+                self.line(f"  {label}: … and {len(items) - 10} more (all of them with --log-format json)")

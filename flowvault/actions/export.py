@@ -232,12 +232,13 @@ def raise_for(outcomes: list[Outcome]) -> None:
 
 def report_export(rep: Reporter, r: ExportResult) -> None:
     c = r.changes
-    rep.summary(f"export {r.profile}: " + ("complete" if not r.failed and r.complete else "PARTIAL"), {
+    ok = not r.failed and r.complete
+    rep.summary(f"export {r.profile}: " + ("complete" if ok else "PARTIAL"), ok, {
         "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
         "secrets_flagged": r.secrets.flagged, "secrets_by_name": r.secrets.by_name,
-        "files_written": c.files_written, "requests": r.requests,
-        "retries": r.retries, "wall_time": f"{r.seconds:.2f}s", "commit_time": f"{r.commit_seconds:.2f}s",
-        "peak_rss": f"{peak_rss_mb():.0f} MB",
-        "commit": r.commit or "none (nothing changed)",
-    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings})
+        "files_written": c.files_written, "requests": r.requests, "retries": r.retries,
+        "wall_time_s": round(r.seconds, 3), "commit_time_s": round(r.commit_seconds, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1), "commit": r.commit,
+    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings},
+        notes={} if r.commit else {"commit": "none (nothing changed)"})

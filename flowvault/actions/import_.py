@@ -77,11 +77,15 @@ def _commit_ledger(history: History, ledger: Ledger, target: str) -> str | None:
 def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
     if r.dry_run:
         mode = " (same company: resource references stay as they are)" if r.same_company else ""
-        rep.line(f"plan: import {len(r.plans)} flow(s) from {source} into {r.target}{mode} (dry run: nothing written)")
+        if not rep.json:
+            rep.line(f"plan: import {len(r.plans)} flow(s) from {source} into {r.target}{mode} "
+                     "(dry run: nothing written)")
         for p in r.plans:
             extra = f" → #{p.target_id}" if p.target_id else ""
             action = "refuse" if p.action == "create" and p.blocked else p.action
-            rep.line(f"  {action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
+            rep.event("planned", flow_id=p.flow.flow_id, name=p.flow.name, action=action, reason=p.reason)
+            if not rep.json:
+                rep.line(f"  {action:<8} {p.label}{extra}{' — ' + p.reason if p.reason else ''}")
             for text in p.unresolved_why:
                 rep.event("unresolved", flow_id=p.flow.flow_id, message=text)
                 if not rep.json:
@@ -93,32 +97,37 @@ def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
                           message=message)
                 if not rep.json:
                     rep.line(f"           unclassified: '{fld}' in {count} step(s), e.g. {', '.join(map(str, sample))}")
+            if rep.json:
+                continue
             for ref in p.deferred:
                 rep.line(f"           deferred: step '{ref.step_name}' → flow {ref.source_id} (set after import)")
             if p.missing_secrets:
                 rep.line(f"           secrets needing a value: {', '.join(p.missing_secrets)}")
     fields: dict[str, Any] = {"flows_planned": len(r.plans)}
+    notes: dict[str, str] = {}
     if not r.dry_run:
-        fields |= {"imported": len(r.imported), "verified": f"{r.verified}/{len(r.imported) + r.verified_failed}",
-                   "skipped": len(r.skipped), "conflicts": len(r.conflicts), "failed": len(r.failed),
-                   "left_disabled": len(r.left_disabled)}
+        fields |= {"imported": len(r.imported), "verified": r.verified, "skipped": len(r.skipped),
+                   "conflicts": len(r.conflicts), "failed": len(r.failed), "left_disabled": len(r.left_disabled)}
+        notes["verified"] = f"{r.verified}/{r.verified + r.verified_failed} read back as sent"
     fields |= {"unresolved_refs": sum(len(p.unresolved) for p in r.plans),
                "unclassified_refs": sum(len(p.unclassified) for p in r.plans), "requests": r.requests,
-               "write_requests": r.writes, "wall_time": f"{r.seconds:.2f}s", "peak_rss": f"{peak_rss_mb():.0f} MB"}
+               "write_requests": r.writes, "wall_time_s": round(r.seconds, 3), "peak_rss_mb": round(peak_rss_mb(), 1)}
     if not r.dry_run:
-        fields["commit"] = r.commit or "none"
+        fields["commit"] = r.commit
+        if not r.commit:
+            notes["commit"] = "none"
     title = f"{'dry run' if r.dry_run else 'import'} into {r.target}: " + ("ok" if r.ok else "PARTIAL")
     unclassified = [f"{p.label}: {fld} ({count} step(s))" for p in r.plans
                     for fld, count, _ in field_summary(p.unclassified)]
-    rep.summary(title, fields, {
+    rep.summary(title, r.ok, fields, {
         "failures": [f"{k}: {v}" for k, v in r.failed.items()],
         "conflicts": r.conflicts,
-        "refused, unclassified fields (classify them in the map file's [references])": unclassified,
-        "enabled in source, left disabled (--enable source to keep)": r.left_disabled,
-        "secrets needing a value (map file [secrets] or FLOWVAULT_SECRET_<KEY>)": r.missing_secrets,
-        "needs setup in the target (from the export's import summary)": r.setup,
-        "fields accepted as they are (map file [references] keep)": r.accepted,
-    })
+        "unclassified": unclassified,
+        "left_disabled": r.left_disabled,
+        "missing_secrets": r.missing_secrets,
+        "setup_required": r.setup,
+        "accepted_as_is": r.accepted,
+    }, notes)
 
 
 def partial_message(r: ImportResult) -> str:
