@@ -8,9 +8,10 @@ exceptions are translated here; the API key never appears in an error or repr.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self.max_retries = max_retries
+        self.deadline = 3 * timeout  # a request's total time: a server that drips its reply cannot hold it
         self.rate_limit = rate_limit
         self.hint = hint
         self.max_body = max_body
@@ -128,18 +130,21 @@ class ApiClient:
             if method != "GET":
                 self.stats.writes += 1
             try:
-                async with self._http.stream(method, path, params=params, json=json) as resp:
-                    chunks, size = [], 0
-                    async for chunk in resp.aiter_bytes():
-                        size += len(chunk)
-                        if size > self.max_body:
-                            raise ProtocolError(f"{method} {path}: the reply is larger than "
-                                                f"{self.max_body // (1024 * 1024)} MiB; refusing it",
-                                                method=method, path=path)
-                        chunks.append(chunk)
-                    body = b"".join(chunks)
+                with anyio.fail_after(self.deadline):
+                    async with self._http.stream(method, path, params=params, json=json) as resp:
+                        chunks, size = [], 0
+                        async for chunk in resp.aiter_bytes():
+                            size += len(chunk)
+                            if size > self.max_body:
+                                raise ProtocolError(f"{method} {path}: the reply is larger than "
+                                                    f"{self.max_body // (1024 * 1024)} MiB; refusing it",
+                                                    method=method, path=path)
+                            chunks.append(chunk)
+                        body = b"".join(chunks)
             except (httpx.TransportError, httpx.DecodingError) as e:
                 return None, httpx.Headers(), b"", e
+            except TimeoutError:
+                return None, httpx.Headers(), b"", DeadlineExceeded(f"no complete reply within {self.deadline:g} s")
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         return resp.status_code, resp.headers, body, None
 
@@ -211,10 +216,16 @@ class ApiClient:
         return items, first.total
 
 
+class DeadlineExceeded(Exception):
+    """A request's total time ran out (the reply came too slowly, however steadily)."""
+
+
 def _describe(e: BaseException | None) -> str:
     """A short name for a transport failure (never the request, which holds headers)."""
     if e is None:
         return ""
+    if isinstance(e, DeadlineExceeded):
+        return str(e)
     if isinstance(e, httpx.TimeoutException):
         return "timed out"
     if isinstance(e, httpx.ConnectError):
@@ -222,6 +233,18 @@ def _describe(e: BaseException | None) -> str:
     if isinstance(e, httpx.RemoteProtocolError):
         return "connection dropped by the server"
     return e.__class__.__name__
+
+
+@contextlib.contextmanager
+def run_deadline(seconds: float) -> Iterator[None]:
+    """A whole run's time limit (a profile's ``run_deadline``): past it the run stops with an
+    ApiError, and its caller rolls back, as for any failure."""
+    try:
+        with anyio.fail_after(seconds):
+            yield
+    except TimeoutError:
+        raise ApiError(f"the run did not finish within {seconds:g} s (the profile's run_deadline) "
+                       "and was stopped") from None
 
 
 def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None) -> ApiClient:

@@ -40,6 +40,7 @@ class Profile:
     heartbeat_url: str | None = None
     secrets_allow: tuple[str, ...] = ()  # names that look like credentials but are not (second net)
     secrets_recipient: str | None = None  # age recipient: secret values stored encrypted to it
+    run_deadline: float = 21600.0  # seconds a whole export or import may take (6 h); then it stops, rolled back
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -75,7 +76,7 @@ class Config:
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
     "rate_limit": (int, float), "max_retries": int, "provider": str, "heartbeat_url": str,
-    "secrets_allow": list, "secrets_recipient": str,
+    "secrets_allow": list, "secrets_recipient": str, "run_deadline": (int, float),
 }
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -118,8 +119,9 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
     if raw.get("concurrency", 1) > MAX_CONCURRENCY:
         raise ConfigError(f"{where}: profile '{name}': 'concurrency' is at most {MAX_CONCURRENCY} "
                           "(as --concurrency)")
-    if "timeout" in raw and raw["timeout"] <= 0:
-        raise ConfigError(f"{where}: profile '{name}': 'timeout' must be positive")
+    for key in ("timeout", "run_deadline"):
+        if key in raw and raw[key] <= 0:
+            raise ConfigError(f"{where}: profile '{name}': '{key}' must be positive")
     values = dict(raw)
     values["base_url"] = str(values["base_url"]).rstrip("/")
     if "secrets_allow" in values:

@@ -116,3 +116,30 @@ def test_the_simulator_gives_the_same_archive_for_the_same_seed_across_restarts(
             assert proc.stdout is not None
             proc.stdout.close()
     assert archives[0] == archives[1]
+
+
+def test_a_server_that_drips_its_reply_cannot_hold_a_run(make_server: Any, tmp_path: Path, monkeypatch: Any,
+                                                         runner: CliRunner) -> None:
+    from .conftest import write_config
+
+    server = make_server(flows=10, drip=0.05)
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, timeout=0.3, max_retries=1)
+    result = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", tmp_path / "archive")
+    assert result.exit_code == 6 and "no complete reply within 0.9 s" in result.output
+
+
+def test_a_run_deadline_stops_a_slow_run_and_keeps_the_last_commit(make_server: Any, tmp_path: Path,
+                                                                   monkeypatch: Any, runner: CliRunner) -> None:
+    from .conftest import write_config
+
+    server = make_server(flows=20)
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=1, run_deadline=1)
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", archive).exit_code == 0
+    head, before = History.open(archive).head(), tree_bytes(archive)
+    server.sim.faults.latency = 0.1  # 40 requests one at a time: 4 s
+    for fid in list(server.sim.company(0).flows):
+        server.sim.state.update_flow(server.sim.company(0), fid, {"flow": {"description": "edited"}})
+    result = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", archive)
+    assert result.exit_code == 6 and "run_deadline" in result.output
+    assert History.open(archive).head() == head and tree_bytes(archive) == before

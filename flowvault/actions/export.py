@@ -15,7 +15,7 @@ import anyio
 from .._version import __version__
 from ..archive import Archive, atomic_write
 from ..canonical import Secrets, dumps
-from ..client import client_for, ping
+from ..client import client_for, ping, run_deadline
 from ..config import Config, Profile
 from ..errors import (
     EXIT_PARTIAL,
@@ -69,11 +69,12 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         if not retarget:
             check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
-        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
-            result = await export_flows(api, Archive(history.root), profile=profile.name,
-                                        base_url=profile.base_url, provider=provider_for(profile.provider),
-                                        flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,
-                                        reporter=rep, workers=2 * (concurrency or profile.concurrency))
+        with run_deadline(profile.run_deadline):
+            async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+                result = await export_flows(api, Archive(history.root), profile=profile.name,
+                                            base_url=profile.base_url, provider=provider_for(profile.provider),
+                                            flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,
+                                            reporter=rep, workers=2 * (concurrency or profile.concurrency))
         commit_export(history, result, message)
     report_export(rep, result)
     if push and history.head() is not None:

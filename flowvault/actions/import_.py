@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from ..client import client_for
+from ..client import client_for, run_deadline
 from ..config import Profile
 from ..crypto import load_opener
 from ..history import History
@@ -47,11 +47,12 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
     ledger = Ledger(history.root, history.git_dir, profile.name, profile.base_url)
 
     async def go() -> ImportResult:
-        async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
-            return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name, flows=flows,
-                                        dry_run=dry_run, on_conflict=on_conflict, enable=enable, reporter=rep,
-                                        workers=concurrency or profile.concurrency, same_company=same_company,
-                                        opener=opener)
+        with run_deadline(profile.run_deadline):
+            async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+                return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name,
+                                            flows=flows, dry_run=dry_run, on_conflict=on_conflict, enable=enable,
+                                            reporter=rep, workers=concurrency or profile.concurrency,
+                                            same_company=same_company, opener=opener)
 
     if dry_run:
         result = anyio.run(go)

@@ -45,6 +45,7 @@ class Faults:
     drop_rate: float = 0.0  # fraction of connections closed with no reply
     slow_rate: float = 0.0  # fraction of replies delayed by slow_seconds (past a client's timeout)
     slow_seconds: float = 0.0
+    drip: float = 0.0  # the flows listing is sent 16 bytes at a time, this many seconds apart
     seed: int = 0
 
 
@@ -298,6 +299,8 @@ class Simulator:
                 return json_response(payload, e.status)
             if isinstance(result, Response):
                 return result
+            if f.drip and request.url.path == "/api/v1/flows" and request.method == "GET":
+                return _dripping(orjson.dumps(result), f.drip)
             return json_response(result)
 
         return endpoint
@@ -461,6 +464,18 @@ class Simulator:
         if rtype is None or not self.resource_listings:
             raise SimError(404, "Not found.")
         return paginate(request, sorted(c.resources[rtype].values(), key=lambda r: r["id"]))
+
+
+def _dripping(body: bytes, pause: float) -> Response:
+    """A reply that arrives steadily but slowly: each piece well within any read timeout."""
+    from starlette.responses import StreamingResponse
+
+    async def pieces() -> Any:
+        for i in range(0, len(body), 16):
+            await asyncio.sleep(pause)
+            yield body[i:i + 16]
+
+    return StreamingResponse(pieces(), media_type="application/json")
 
 
 def _api_key(request: Request) -> str:
