@@ -87,9 +87,11 @@ class History:
         return Path(self.repo.git_dir)
 
     def head(self) -> str | None:
+        """HEAD's commit ID, None before the first commit (read from the ref: a damaged commit
+        object is not mistaken for an empty history)."""
         try:
-            return self.repo.head.commit.hexsha
-        except ValueError:
+            return str(self.repo.git.rev_parse("--verify", "--quiet", "HEAD")) or None
+        except GitCommandError:
             return None
 
     # -- one run at a time, and recovery of an interrupted one -------------------
@@ -130,7 +132,35 @@ class History:
                     marker.unlink(missing_ok=True)
 
     def interrupted(self) -> bool:
+        """A run started and has not finished: killed, or still running (see ``running``)."""
         return (self.git_dir / MARKER).exists()
+
+    def running(self) -> bool:
+        """Another flowvault process holds this archive's lock right now."""
+        try:
+            with open(self.git_dir / LOCK, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        except OSError:
+            return False
+        return False
+
+    def damaged(self) -> list[str]:
+        """Objects git cannot read back (``git fsck``), one line each; empty when sound."""
+        if self.head() is None:
+            return []
+        try:
+            self.repo.git.fsck("--no-progress", "--no-dangling", "--no-reflogs")
+        except GitCommandError as e:
+            raw = [ln.strip().removeprefix("stderr: '").removeprefix("stdout: '").rstrip("'")
+                   for ln in f"{e.stderr or ''}\n{e.stdout or ''}".splitlines()]
+            lines = [ln for ln in raw if ln and not ln.startswith(("Checking", "dangling"))]
+            return [f"{self.root}: git object store damaged: {ln}" for ln in lines[:20]] or \
+                [f"{self.root}: git fsck failed ({_git_msg(e)})"]
+        return []
 
     def rollback(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> None:
         """Discard uncommitted changes to the archive's own files."""
@@ -284,13 +314,18 @@ class History:
         return [p for p in out.split("\0") if p]
 
     def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
+        """Commits newest first (that touched ``paths``); a damaged history is an ArchiveError."""
         if self.head() is None:
             return []
-        kwargs: dict[str, Any] = {"max_count": max_count} if max_count else {}
+        args = ["--format=%H%x00%cI%x00%s%x00%B%x1e", *([f"--max-count={max_count}"] if max_count else []), "HEAD"]
         with git_errors(self.root, "git log"):
-            commits = self.repo.iter_commits("HEAD", paths=paths or [], **kwargs)
-            return [Commit(c.hexsha, c.committed_datetime.isoformat(), str(c.summary), str(c.message))
-                    for c in commits]
+            out = self.repo.git.log(*args, "--", *(paths or []), strip_newline_in_stdout=False)
+        commits = []
+        for record in out.split("\x1e"):
+            parts = record.strip("\n").split("\0")
+            if len(parts) == 4:
+                commits.append(Commit(parts[0], parts[1], parts[2], parts[3]))
+        return commits
 
     def show_stat(self, sha: str) -> str:
         with git_errors(self.root, "git show"):

@@ -143,3 +143,47 @@ def test_a_run_deadline_stops_a_slow_run_and_keeps_the_last_commit(make_server: 
     result = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", archive)
     assert result.exit_code == 6 and "run_deadline" in result.output
     assert History.open(archive).head() == head and tree_bytes(archive) == before
+
+
+def corrupt(archive: Path, sha: str) -> None:
+    obj = archive / ".git" / "objects" / sha[:2] / sha[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"garbage")
+
+
+def test_damage_in_git_is_reported_never_passed(server: Any, config: Path, tmp_path: Path,
+                                                runner: CliRunner) -> None:
+    import shutil
+
+    from .conftest import git
+
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    broken_head = tmp_path / "broken-head"
+    shutil.copytree(archive, broken_head)
+    path = git(archive, "ls-files", "flows").splitlines()[0]
+    corrupt(archive, git(archive, "rev-parse", f"HEAD:{path}").strip())
+    for args in (["verify", "-a", archive], ["verify", "-a", archive, "--at", "HEAD"]):
+        result = cli(runner, *args)
+        assert result.exit_code == EXIT_ARCHIVE and "git object store damaged" in result.output
+    corrupt(broken_head, git(broken_head, "rev-parse", "HEAD").strip())
+    for args in (["history", "-a", broken_head], ["deleted", "-a", broken_head]):
+        result = cli(runner, *args)
+        assert result.exit_code == EXIT_ARCHIVE and "no deleted flows" not in result.output, result.output
+
+
+def test_verify_tells_a_running_export_from_an_interrupted_one(server: Any, config: Path, tmp_path: Path,
+                                                               runner: CliRunner) -> None:
+    import fcntl
+
+    from flowvault.history import LOCK, MARKER
+
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    (archive / ".git" / MARKER).write_text("1")
+    with open(archive / ".git" / LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running export holds it
+        running = cli(runner, "verify", "-a", archive)
+    assert running.exit_code == 0 and "a run is in progress" in running.output
+    killed = cli(runner, "verify", "-a", archive)
+    assert killed.exit_code == 0 and "a run was interrupted" in killed.output

@@ -63,8 +63,11 @@ def verify(archive_dir: Path | str, at: str | None = None, notes: list[str] | No
     history = History.open(archive_dir)
     notes = notes if notes is not None else []
     if at is None and history.interrupted():
-        notes.append(f"{history.root}: a run was interrupted; its uncommitted files are discarded by the "
-                     "next export; verifying the last commit")
+        if history.running():
+            notes.append(f"{history.root}: a run is in progress; verifying the last commit")
+        else:
+            notes.append(f"{history.root}: a run was interrupted; its uncommitted files are discarded by the "
+                         "next export; verifying the last commit")
         if history.head() is None:
             notes.append(f"{history.root}: no commit yet: nothing to verify")
             return []
@@ -79,7 +82,7 @@ def verify(archive_dir: Path | str, at: str | None = None, notes: list[str] | No
             if (root / FLOWS_DIR).exists() else []
     else:
         files = history.files_at(history.resolve(at), FLOWS_DIR)
-    problems = check_snapshot(snapshot, files)
+    problems = history.damaged() + check_snapshot(snapshot, files)
     if at is None:
         foreign = set(history.foreign_files())
         notes += [f"{history.root / p}: not flowvault's (neither committed nor removed by it)" for p in sorted(foreign)]
