@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import git
 from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuchPathError
