@@ -3,6 +3,7 @@ and always a final summary. Stages report through a Reporter; they never print."
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -65,6 +66,19 @@ def _text(key: str, value: Any) -> tuple[str, str]:
     return key, str(value)
 
 
+def _write(stream: TextIO, text: str) -> None:
+    """Write a line; a reader that went away (``| head``) never stops the run: the rest of
+    the output goes nowhere, the backup goes on."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
+
+
 class Reporter:
     def __init__(self, log_format: str = "text", *, out: TextIO | None = None, err: TextIO | None = None,
                  progress: bool | None = None, context: dict[str, Any] | None = None) -> None:
@@ -83,8 +97,7 @@ class Reporter:
     def event(self, event: str, **fields: Any) -> None:
         if self.json:
             line = orjson.dumps({"event": event, **self.context, **fields}, option=orjson.OPT_NON_STR_KEYS)
-            self.out.write(line.decode() + "\n")
-            self.out.flush()
+            _write(self.out, line.decode() + "\n")
         elif event in ("flow_failed", "warning", "unresolved"):
             self.line(f"{event.replace('_', ' ')}: {fields.get('message') or fields}", err=True)
 
@@ -97,8 +110,7 @@ class Reporter:
         if self._progress is not None and self._progress.live.is_started:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
-            stream.write(text + "\n")
-            stream.flush()
+            _write(stream, text + "\n")
 
     # -- progress --------------------------------------------------------------
 

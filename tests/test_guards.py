@@ -187,3 +187,19 @@ def test_verify_tells_a_running_export_from_an_interrupted_one(server: Any, conf
     assert running.exit_code == 0 and "a run is in progress" in running.output
     killed = cli(runner, "verify", "-a", archive)
     assert killed.exit_code == 0 and "a run was interrupted" in killed.output
+
+
+def test_a_reader_that_goes_away_never_stops_the_backup(server: Any, config: Path, tmp_path: Path) -> None:
+    """`flowvault export --all-profiles … | head -1`: every profile is still exported."""
+    from .conftest import flowvault_process
+
+    proc = flowvault_process("export", "--config", config, "--all-profiles", "-a", tmp_path / "root",
+                             "--log-format", "json")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone
+    proc.wait(timeout=60)
+    proc.stderr.close()
+    assert proc.returncode == 0
+    for name in ("company-a", "company-b"):
+        assert History.open(tmp_path / "root" / name).head() is not None
