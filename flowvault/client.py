@@ -23,6 +23,9 @@ from .errors import ApiError, AuthError, NotFoundError, ProtocolError, Validatio
 from .protocol import MAX_PER_PAGE, RETRY_STATUSES, backoff, decode, parse_page, retry_after
 
 Event = Callable[[dict[str, Any]], None]
+#: the vendors' documented limits (requests/second) a profile without ``rate_limit`` paces at:
+#: Patchworks, 240 calls a minute per company profile; OCP documents none
+DOCUMENTED_RATE = {"patchworks": 240 / 60.0, "ocp": 0.0}
 
 
 @dataclass
@@ -95,26 +98,33 @@ class ApiClient:
                       json: Any = None, safe_to_retry: bool = True) -> Any:
         """Send with retries. ``safe_to_retry=False`` (a create) retries only what surely
         never reached the server: 429 and connection failures."""
-        attempt = 0
+        attempt = 0  # failures (5xx, transport): bounded by max_retries
+        waits = 0  # 429s: never a failure; bounded by the run's deadline, not by a count
         while True:
             status, headers, body, failure = await self._send_once(method, path, params, json)
+            self._steer(headers)
             retryable = (status in RETRY_STATUSES if status is not None else failure is not None)
             if not safe_to_retry and status is not None and status != 429:
                 retryable = False
             if not safe_to_retry and failure is not None and not isinstance(failure, httpx.ConnectError):
                 retryable = False
+            if status == 429:
+                wait = retry_after(headers)
+                wait = (backoff(waits, jitter=self._rng.random()) if wait is None else wait) + self._rng.random() * 0.1
+                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+                waits += 1
+                self.stats.retries += 1
+                self._on_event({"event": "retry", "method": method, "path": path, "attempt": attempt + waits,
+                                "status": 429, "error": None, "wait": round(wait, 3)})
+                await anyio.sleep(wait)
+                continue
             if not retryable or attempt >= self.max_retries:
                 if failure is not None:
                     raise ApiError(f"{method} {path}: {_describe(failure)} (after {attempt + 1} attempts)",
                                    method=method, path=path) from None
                 assert status is not None
                 return decode(status, body, method=method, path=path, hint=self.hint)
-            wait = retry_after(headers) if status == 429 else None
-            if wait is None:
-                wait = backoff(attempt, jitter=self._rng.random())
-            else:
-                wait += self._rng.random() * 0.1
-                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+            wait = backoff(attempt, jitter=self._rng.random())
             self.stats.retries += 1
             self._on_event({"event": "retry", "method": method, "path": path, "attempt": attempt + 1,
                             "status": status, "error": _describe(failure) if failure else None,
@@ -147,6 +157,21 @@ class ApiClient:
                 return None, httpx.Headers(), b"", DeadlineExceeded(f"no complete reply within {self.deadline:g} s")
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         return resp.status_code, resp.headers, body, None
+
+    def _steer(self, headers: Any) -> None:
+        """Never faster than the server says it allows: ``X-RateLimit-Limit`` (per minute, as
+        Laravel's throttle sends it) caps the pace; ``X-RateLimit-Remaining: 0`` pauses briefly."""
+        try:
+            limit = int(headers.get("x-ratelimit-limit", ""))
+        except ValueError:
+            return
+        if limit <= 0:
+            return
+        allowed = limit / 60.0
+        if self.rate_limit <= 0 or allowed < self.rate_limit:
+            self.rate_limit = allowed
+        if headers.get("x-ratelimit-remaining", "").strip() == "0":
+            self._pause_until = max(self._pause_until, time.monotonic() + 1.0 / allowed)
 
     async def _pace(self) -> None:
         now = time.monotonic()
@@ -249,8 +274,9 @@ def run_deadline(seconds: float) -> Iterator[None]:
 
 def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None) -> ApiClient:
     """The client for a config profile (key read from its env variable)."""
+    rate = profile.rate_limit if profile.rate_limit is not None else DOCUMENTED_RATE.get(profile.provider, 0.0)
     return ApiClient(profile.base_url, profile.api_key(), concurrency=concurrency or profile.concurrency,
-                     timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=profile.rate_limit,
+                     timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=rate,
                      hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event)
 
 

@@ -5,7 +5,7 @@
     api_key_env = "FLOWVAULT_ACME_KEY"
     concurrency = 8      # requests in flight
     timeout = 30         # seconds per request
-    rate_limit = 0       # requests/second this client allows itself; 0 = only obey 429s
+    rate_limit = 4       # requests/second; absent: the vendor's documented limit (Patchworks 240/min); 0 = none
     max_retries = 6
     heartbeat_url = "https://hc-ping.com/UUID"   # optional: pinged after each run
 """
@@ -34,7 +34,7 @@ class Profile:
     api_key_env: str
     concurrency: int = 8
     timeout: float = 30.0
-    rate_limit: float = 0.0
+    rate_limit: float | None = None  # None: the provider's documented limit
     max_retries: int = 6
     provider: str = "patchworks"
     heartbeat_url: str | None = None

@@ -42,6 +42,7 @@ def server(make_server: Callable[..., SimulatorServer]) -> SimulatorServer:
 
 def write_config(path: Path, server: SimulatorServer, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Path:
     """A config with one profile per simulated company (company-a, company-b, …)."""
+    extra = {"rate_limit": 0, **extra}  # the simulator has no limit unless a test gives it one
     lines = []
     for i, company in enumerate(server.sim.state.companies):
         var = f"FV_TEST_KEY_{i}"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 
+from flowvault.actions.export import run_export
 from flowvault.client import ApiClient
+from flowvault.config import load_config
 from flowvault.errors import ApiError, AuthError, NotFoundError, ValidationError
+
+from .conftest import write_config
 
 
 def run(coro_fn: Any, *args: Any) -> Any:
@@ -111,3 +116,27 @@ def test_create_is_not_retried_after_an_ambiguous_failure() -> None:
     with pytest.raises(ApiError):
         run(go)
     assert len(calls) == 1
+
+
+def test_a_profile_without_rate_limit_paces_at_the_documented_limit(make_server: Any, tmp_path: Path,
+                                                                    monkeypatch: Any) -> None:
+    """240 calls a minute, scaled to 5 calls a second in a fixed window (as Laravel's throttle):
+    the default config stays under it; a config that turns pacing off runs into it."""
+    server = make_server(flows=5, companies=1, window_limit=5, window_seconds=1.0)
+    paced = tmp_path / "paced.toml"
+    write_config(paced, server, monkeypatch)
+    paced.write_text(paced.read_text().replace("rate_limit = 0\n", ""))  # as the README's sample: no rate_limit
+    unpaced = write_config(tmp_path / "unpaced.toml", server, monkeypatch, concurrency=8)
+    result = run_export(load_config(paced).profile("company-a"), tmp_path / "a")
+    assert result.complete and not result.failed and server.sim.counts[(0, "429")] == 0
+    burst = run_export(load_config(unpaced).profile("company-a"), tmp_path / "b")
+    assert burst.complete and not burst.failed and server.sim.counts[(0, "429")] > 0
+
+
+def test_a_429_never_fails_a_flow(make_server: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """Waiting on 429s is bounded by the run's deadline, not by max_retries."""
+    server = make_server(flows=5, companies=1, rate_limit=20, burst=1)  # a burst of 8 is refused at once
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, max_retries=0, concurrency=8)
+    result = run_export(load_config(cfg).profile("company-a"), tmp_path / "a")
+    assert result.complete and not result.failed and result.exported == 5
+    assert result.retries > 0  # it waited on 429s, max_retries 0 notwithstanding

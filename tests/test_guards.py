@@ -104,7 +104,7 @@ def test_the_simulator_gives_the_same_archive_for_the_same_seed_across_restarts(
             key = proc.stdout.readline().split()[-1]
             monkeypatch.setenv("FV_SEED_KEY", key)
             cfg = tmp_path / f"fv{n}.toml"
-            cfg.write_text(f'[profiles.company-a]\nbase_url = "{url}"\napi_key_env = "FV_SEED_KEY"\n')
+            cfg.write_text(f'[profiles.company-a]\nbase_url = "{url}"\napi_key_env = "FV_SEED_KEY"\nrate_limit = 0\n')
             archive = tmp_path / f"archive{n}"
             assert cli(CliRunner(), "export", "--config", cfg, "-a", archive).exit_code == 0
             files = tree_bytes(archive)

@@ -38,7 +38,7 @@ def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = p
             var = f"FLOWVAULT_DEMO_KEY_{'AB'[i]}"
             os.environ[var] = company.api_key
             lines += [f"[profiles.{company.name}]", f'base_url = "{server.url}"', f'api_key_env = "{var}"',
-                      "concurrency = 8", ""]
+                      "concurrency = 8", "rate_limit = 0  # the built-in simulator has no limit", ""]
         cfg.write_text("\n".join(lines))
         profile = load_config(cfg).profile("company-a")
         echo(f"simulator on {server.url}; config {cfg}; archive {archive}\n")

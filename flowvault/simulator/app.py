@@ -46,6 +46,8 @@ class Faults:
     slow_rate: float = 0.0  # fraction of replies delayed by slow_seconds (past a client's timeout)
     slow_seconds: float = 0.0
     drip: float = 0.0  # the flows listing is sent 16 bytes at a time, this many seconds apart
+    window_limit: int = 0  # fixed-window limiter (Laravel's throttle): calls per window per key; 0 = off
+    window_seconds: float = 60.0  # the window; X-RateLimit-Limit is reported per minute
     seed: int = 0
 
 
@@ -175,6 +177,7 @@ class Simulator:
         self.state = state
         self.faults = faults or Faults()
         self.buckets: dict[str, TokenBucket] = {}
+        self.windows: dict[str, tuple[float, int]] = {}  # key → (window start, calls in it)
         self.counts: Counter[tuple[int, str]] = Counter()  # (company id, "GET"/"WRITE"/...)
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
@@ -246,7 +249,11 @@ class Simulator:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
-                return await answer(request)
+                response = await answer(request)
+                limited = getattr(request.state, "ratelimit", None)
+                if limited:
+                    response.headers.update(limited)
+                return response
             finally:
                 with self._lock:
                     self.in_flight -= 1
@@ -264,6 +271,15 @@ class Simulator:
                 status = self.rng.choice([500, 502, 503])
                 return json_response({"message": "Server Error"}, status)
             key = _api_key(request)
+            if f.window_limit > 0:
+                wait, remaining = self._window(key)
+                per_minute = int(f.window_limit * 60 / f.window_seconds)
+                request.state.ratelimit = {"X-RateLimit-Limit": str(per_minute),
+                                           "X-RateLimit-Remaining": str(remaining)}
+                if wait:
+                    self.counts[(0, "429")] += 1
+                    return json_response({"message": "Too Many Attempts."}, 429, {
+                        "Retry-After": str(max(1, math.ceil(wait)))})
             if f.rate_limit > 0:
                 with self._lock:
                     bucket = self.buckets.setdefault(key, TokenBucket(f.rate_limit, f.burst or f.rate_limit))
@@ -271,7 +287,7 @@ class Simulator:
                 if wait:
                     return json_response({"message": "Too Many Attempts."}, 429, {
                         "Retry-After": str(max(1, math.ceil(wait))),
-                        "X-RateLimit-Limit": str(int(f.rate_limit)), "X-RateLimit-Remaining": "0"})
+                        "X-RateLimit-Limit": str(int(f.rate_limit * 60)), "X-RateLimit-Remaining": "0"})
             company = self.state.company_for_key(key)
             if company is None:
                 return json_response({"message": "Unauthenticated."}, 401)
@@ -304,6 +320,21 @@ class Simulator:
             return json_response(result)
 
         return endpoint
+
+    def _window(self, key: str) -> tuple[float, int]:
+        """Fixed window per key: (seconds until the next window if this call is over the limit,
+        calls left in this window)."""
+        f = self.faults
+        now = time.monotonic()
+        with self._lock:
+            start, used = self.windows.get(key, (0.0, 0))
+            if now - start >= f.window_seconds:
+                start, used = now - (now % f.window_seconds), 0
+            if used >= f.window_limit:
+                self.windows[key] = (start, used)
+                return start + f.window_seconds - now, 0
+            self.windows[key] = (start, used + 1)
+            return 0.0, f.window_limit - used - 1
 
     # -- handlers (run under the state lock; they never await I/O) -------------
 
