@@ -35,7 +35,7 @@ class Run:
     def rss_mb(self) -> float:
         """The command's own peak RSS as it reports it (VmHWM: the wait4 figure of a forked
         child includes this process's memory — the simulator's — at the fork)."""
-        return float(str(self.summary["peak_rss"]).split()[0])
+        return float(self.summary["peak_rss_mb"])
 
 
 def flowvault(*args: str) -> Run:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             big = flowvault("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "big"))
             results["scale"] = {"flows": a.scale_flows, "wall_s": big.wall, "requests": big.summary["requests"],
                                 "peak_rss_mb": big.rss_mb,
-                                "commit_s": float(big.summary["commit_time"].rstrip("s"))}
+                                "commit_s": float(big.summary["commit_time_s"])}
             save("scale")
             results["scale"].update(gc_figures(work / "big"))
             save("scale")

@@ -272,6 +272,8 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
         raise click.UsageError("give at most two revisions, or one with --profile")
     prof = load_config(config_path).profile(profile) if profile else None
     result = run_diff(archive_dir, revs, prof)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if fmt == "json":
         click.echo(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2).decode())
     else:

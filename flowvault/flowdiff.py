@@ -25,6 +25,7 @@ class Diff:
     added: list[FlowDiff] = field(default_factory=list)
     removed: list[FlowDiff] = field(default_factory=list)
     changed: list[FlowDiff] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reader must know about a side
 
     @property
     def empty(self) -> bool:

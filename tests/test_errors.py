@@ -131,6 +131,19 @@ def test_bad_input_is_one_line_and_a_documented_exit_code(world: Any, what: str,
         assert errors[-1].startswith(("flowvault: error: ", "Error: ")), errors
 
 
+def test_one_consistent_command_line(world: Any) -> None:
+    """-h everywhere, a BOM in the config is no error, no doubled prefixes."""
+    runner = CliRunner()
+    for args in (["-h"], ["export", "-h"], ["import", "-h"], ["map", "-h"], ["map", "init", "-h"], ["doctor", "-h"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0 and "Usage:" in result.output
+    bom = runner.invoke(main, ["doctor", f"--config={world['bom']}", "-p", "company-a"])
+    assert "not valid TOML" not in bom.output and "✓ config" in bom.output
+    unset = runner.invoke(main, ["export", f"--config={world['cfg']}", "--all-profiles", "-a",
+                                 str(Path(world["cfg"]).parent / "root-unset")], env={"FV_TEST_KEY_1": ""})
+    assert unset.exit_code == 4 and "profile 'company-b': profile 'company-b'" not in unset.output
+
+
 def test_json_log_ends_with_an_error_event_on_a_fatal_error(world: Any) -> None:
     import orjson
 

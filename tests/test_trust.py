@@ -145,6 +145,8 @@ def test_export_killed_midway_leaves_previous_or_new_commit(make_server: Any, tm
     assert history.head() == first and history.interrupted() and history.dirty_paths()  # killed mid-write
     ok = cli(runner, "verify", "--archive", archive)
     assert ok.exit_code == 0, ok.output
+    leftovers = cli(runner, "diff", "--archive", archive)
+    assert "the leftovers of a run that was killed" in leftovers.output
     run_export(load_config(cfg).profile("company-a"), archive)
     assert History.open(archive).head() != first and History.open(archive).dirty_paths() == []
     assert cli(runner, "verify", "--archive", archive).exit_code == 0

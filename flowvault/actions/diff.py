@@ -47,4 +47,8 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
         return diff_views(snapshot_view(snapshot), anyio.run(go))
     old = open_snapshot(history, revs[0] if revs else "HEAD")
     new = open_snapshot(history, revs[1] if len(revs) > 1 else None)
-    return diff_views(snapshot_view(old), snapshot_view(new))
+    result = diff_views(snapshot_view(old), snapshot_view(new))
+    if len(revs) < 2 and history.interrupted():
+        result.notes.append(f"{history.root}: the work tree holds the leftovers of a run that "
+                            + ("is still running" if history.running() else "was killed; the next run discards them"))
+    return result
