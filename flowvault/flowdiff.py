@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .archive import Snapshot
 from .canonical import loads
 
 #: flow ID → (name, {relative path: bytes})
@@ -42,11 +41,6 @@ class Diff:
             out.append(f"~ {d.name} (#{d.flow_id})")
             out += [f"    {line}" for line in d.details]
         return out or ["no differences"]
-
-
-def snapshot_view(snapshot: Snapshot) -> View:
-    return {fid: (str(e.get("name")), {rel: snapshot.raw(fid, rel) for rel in e["files"]})
-            for fid, e in snapshot.flows.items()}
 
 
 def diff_views(old: View, new: View) -> Diff:

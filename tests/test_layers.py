@@ -11,7 +11,10 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "flowvault"
 PURE = {"flowvault.errors", "flowvault.models", "flowvault.canonical", "flowvault.protocol",
-        "flowvault.references", "flowvault.plan", "flowvault._version"}
+        "flowvault.references", "flowvault.plan", "flowvault.proof", "flowvault.flowdiff", "flowvault._version"}
+#: a third-party library → the one module allowed to import it
+ONLY_IN = {"httpx": "flowvault.client", "git": "flowvault.history", "pyrage": "flowvault.crypto",
+           "detect_secrets": "flowvault.secretscan"}
 PURE_MAY_IMPORT = PURE  # and nothing else of flowvault
 
 
@@ -90,14 +93,15 @@ def test_no_import_cycle_between_modules() -> None:
     assert find_cycle(g) is None
 
 
-def test_httpx_only_in_client_git_only_in_history_and_the_cli_imported_by_nobody() -> None:
+def test_each_library_behind_one_module_and_the_cli_imported_by_nobody() -> None:
     files = product_files()
     for name, path in files.items():
         used = imports(path, top_level_only=False)
         roots = {u.split(".")[0] for u in used}
-        if not name.startswith("flowvault.simulator"):
-            assert "httpx" not in roots or name == "flowvault.client", f"{name} imports httpx"
-        assert "git" not in roots or name == "flowvault.history", f"{name} imports git"
+        for lib, owner in ONLY_IN.items():
+            if lib == "httpx" and name.startswith("flowvault.simulator"):
+                continue  # the simulator stands in for the vendor; it is no part of the product
+            assert lib not in roots or name == owner, f"{name} imports {lib}"
         assert "flowvault.cli" not in used or name == "flowvault.__main__", f"{name} imports the CLI"
 
 
@@ -118,7 +122,8 @@ def test_the_simulator_imports_nothing_of_the_product() -> None:
 
 def test_importing_a_pure_module_loads_no_client_git_or_actions() -> None:
     code = ("import sys, flowvault.canonical, flowvault.plan;"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'git', 'anyio', 'rich')"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'git', 'anyio', 'rich', 'pyrage',"
+            " 'detect_secrets')"
             " or m.startswith('flowvault.actions') or m == 'flowvault.client'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

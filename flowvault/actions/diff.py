@@ -7,15 +7,21 @@ from typing import Any
 
 import anyio
 
+from ..archive import Snapshot
 from ..canonical import Secrets
 from ..client import ApiClient, client_for
 from ..config import Profile
-from ..flowdiff import Diff, View, diff_views, snapshot_view
+from ..flowdiff import Diff, View, diff_views
 from ..history import History
 from ..pool import for_each
 from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
 from .export import secret_policy
+
+
+def snapshot_view(snapshot: Snapshot) -> View:
+    return {fid: (str(e.get("name")), {rel: snapshot.raw(fid, rel) for rel in e["files"]})
+            for fid, e in snapshot.flows.items()}
 
 
 async def live_view(api: ApiClient, provider: Provider, secrets: Secrets, workers: int = 16) -> View:
