@@ -4,27 +4,13 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from pathlib import Path
 
 from .errors import ConfigError
 from .models import MapFile
+from .protocol import flow_id
 from .references import KEEP, NOT_A_REFERENCE, RESOURCE_TYPES
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def _flow_id(raw: object) -> int | str | None:
-    """A flow ID in a map file: a positive integer (Patchworks) or a UUID (OCP)."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw if raw > 0 else None
-    text = str(raw)
-    if text.isdigit() and int(text) > 0:
-        return int(text)
-    return text.lower() if _UUID.match(text) else None
 
 
 def parse_map(text: str, path: str) -> MapFile:
@@ -60,8 +46,8 @@ def parse_map(text: str, path: str) -> MapFile:
             raise ConfigError(f"{path}: [{rtype}] must be a table of source_id = target_id")
         section: dict[int | str, int | str] = {}
         for src, tgt in table.items():
-            if rtype == "flow":
-                s, t = _flow_id(src), _flow_id(tgt)
+            if rtype == "flow":  # a positive integer (Patchworks) or a UUID (OCP)
+                s, t = flow_id(src), flow_id(tgt)
             else:
                 s = int(src) if str(src).isdigit() and int(src) > 0 else None
                 t = tgt if isinstance(tgt, int) and not isinstance(tgt, bool) and tgt > 0 else None
