@@ -384,12 +384,6 @@ def hidden_keys(doc: Any) -> tuple[list[str], list[tuple[str, str]]]:
     return redacted, sealed
 
 
-def secret_keys(doc: Any) -> list[str]:
-    """Keys of every value flowvault hid in ``doc`` (redacted or encrypted)."""
-    redacted, sealed = hidden_keys(doc)
-    return redacted + [k for k, _ in sealed]
-
-
 def fill_secrets(doc: Any, secrets: dict[str, str], open_sealed: Callable[[str], str | None] | None = None) -> None:
     """Put each hidden value back: from ``secrets`` by key, else (encrypted) by decrypting it;
     else empty — and the plan lists it as needing a value."""
