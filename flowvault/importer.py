@@ -160,7 +160,9 @@ class Importer:
         self.same_company = same_company
         self.opener = opener
         self.info: dict[str, Any] = {}  # source flow → the provider's info (for deferred patches)
-        self.jobs: dict[str, tuple[CreateJob, int | str]] = {}  # source flow → its job and target, to verify
+        # source flow → (name, target, secrets when not the run's): enough to rebuild its job for the
+        # deferred patches and the proof, without holding 20,000 export documents in memory
+        self.done: dict[str, tuple[str, int | str, dict[str, str] | None]] = {}
         self._locks: dict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     # -- planning --------------------------------------------------------------------
@@ -307,7 +309,7 @@ class Importer:
             return
         self.ledger.log("done", src, target_id=target_id, name=job.name)
         self.resolver.imported_flows[src] = target_id
-        self.jobs[src] = (job, target_id)
+        self.done[src] = (job.name, target_id, None if job.secrets is self.secrets else job.secrets)
         result.imported.append(plan.label)
         result.left_disabled += notes
         if plan.missing_secrets:
@@ -341,9 +343,9 @@ class Importer:
     async def _patch(self, plan: FlowPlan, ref: Ref, result: ImportResult) -> None:
         """Set a reference deferred to break a cycle, now that the referenced flow exists."""
         src = plan.flow.flow_id
-        if plan.label in result.failed or src not in self.jobs:
+        if plan.label in result.failed or src not in self.done:
             return
-        job, _ = self.jobs[src]
+        job = self._rebuilt(plan)
         step = next((st for it, j, st in steps_of(job.export) if (it, j) == (ref.iteration, ref.step_index)), None)
         key = re.match(r"[^.\[]+", ref.field)
         try:
@@ -366,7 +368,7 @@ class Importer:
             plan = plans[src]
             if plan.label in result.failed:
                 return
-            job, target_id = self.jobs[src]
+            job, target_id = self._rebuilt(plan), self.done[src][1]
             try:
                 diffs = await self.provider.verify(self.api, job, target_id)
             except FlowvaultError as e:
@@ -379,7 +381,11 @@ class Importer:
             else:
                 result.verified += 1
 
-        await for_each(sorted(self.jobs, key=id_key), check, self.workers)
+        await for_each(sorted(self.done, key=id_key), check, self.workers)
+
+    def _rebuilt(self, plan: FlowPlan) -> CreateJob:
+        name, _, secrets = self.done[plan.flow.flow_id]
+        return self._job(plan, name, secrets=secrets)
 
     def _fail(self, plan: FlowPlan, result: ImportResult, why: str) -> None:
         if plan.label in result.imported:
