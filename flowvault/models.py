@@ -14,7 +14,7 @@ def id_value(raw: Any) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # an import plans thousands of these: no per-object dict
 class Ref:
     """One ID reference in a step of an archived flow."""
 

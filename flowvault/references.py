@@ -53,7 +53,7 @@ _ID_KEY = re.compile(r"(^|_)id$|Id$")
 Rules = Mapping[str, str]  # user rules: field or dotted path → resource type | none | keep
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One ID-like value in a step: where it is, what it is (a type, or None: unclassified)."""
 

@@ -57,3 +57,15 @@ def test_rate_limit_answers_429_with_retry_after(make_server: Any) -> None:
         replies = [c.get("/api/v1/flows") for _ in range(3)]
     limited = [r for r in replies if r.status_code == 429]
     assert limited and int(limited[0].headers["Retry-After"]) >= 1
+
+
+def test_fixed_window_limiter_reports_its_limit_on_every_reply(make_server: Any) -> None:
+    """As Laravel's throttle: X-RateLimit-Limit (per minute) and -Remaining on every reply, 429 past it."""
+    server = make_server(flows=2, window_limit=3, window_seconds=60.0)
+    key = server.sim.company(0).api_key
+    with httpx.Client(base_url=server.url, headers={"Authorization": key}) as c:
+        replies = [c.get("/api/v1/flows") for _ in range(4)]
+    assert [r.status_code for r in replies] == [200, 200, 200, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in replies] == ["2", "1", "0", "0"]
+    assert all(r.headers["X-RateLimit-Limit"] == "3" for r in replies)
+    assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60

@@ -188,6 +188,7 @@ class Simulator:
         self.hostile: str | None = None
         self.gate: Gate | None = None  # holds matching requests until the test releases them
         self.in_flight = 0
+        self.arrivals: list[float] = []  # when each request arrived (monotonic): the pace clients keep
         self.max_in_flight = 0  # the most requests this server was answering at once
         self.rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
@@ -198,6 +199,15 @@ class Simulator:
 
     def company(self, index_or_name: int | str) -> Company:
         return self.state.company(index_or_name)
+
+    def busiest_second(self) -> int:
+        """The most requests that arrived within any one second."""
+        times, most, start = sorted(self.arrivals), 0, 0
+        for end, t in enumerate(times):
+            while t - times[start] >= 1.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
 
     def writes(self, company: int | str) -> int:
         return self.counts[(self.company(company).id, "WRITE")]
@@ -248,6 +258,7 @@ class Simulator:
             with self._lock:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                self.arrivals.append(time.monotonic())
             try:
                 response = await answer(request)
                 limited = getattr(request.state, "ratelimit", None)
