@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +75,12 @@ class History:
                     raise ArchiveError(f"{path}: exists, is not empty and is not a git repository; "
                                        "use an empty or new directory for the archive")
                 path.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.init(path)
-                with repo.config_writer() as cw:
-                    cw.set_value("core", "quotepath", "false")
+                try:
+                    repo = git.Repo.init(path)
+                    with repo.config_writer() as cw:
+                        cw.set_value("core", "quotepath", "false")
+                except (GitCommandError, OSError):
+                    repo = _initialised_by_another(path)  # two runs started at once on a new archive
                 return cls(repo)
         except PermissionError:
             raise ArchiveError(f"{path}: permission denied") from None
@@ -329,6 +333,17 @@ class History:
     def show_stat(self, sha: str) -> str:
         with git_errors(self.root, "git show"):
             return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+
+
+def _initialised_by_another(path: Path) -> git.Repo:
+    """The repository a concurrent ``git init`` of the same folder is making (it wins, we use it;
+    the archive's lock then decides which run goes on)."""
+    for _ in range(100):
+        try:
+            return git.Repo(path)
+        except (InvalidGitRepositoryError, NoSuchPathError, ValueError):
+            time.sleep(0.05)  # its init takes a few milliseconds
+    raise ArchiveError(f"{path}: could not create the archive's git repository")
 
 
 def _first_line(e: BaseException) -> str:

@@ -203,3 +203,22 @@ def test_a_reader_that_goes_away_never_stops_the_backup(server: Any, config: Pat
     assert proc.returncode == 0
     for name in ("company-a", "company-b"):
         assert History.open(tmp_path / "root" / name).head() is not None
+
+
+def test_two_runs_started_at_once_on_a_new_archive(server: Any, config: Path, tmp_path: Path) -> None:
+    """One commits; the other either commits nothing new or is refused by the lock — documented codes,
+    one line, never an internal error."""
+    from .conftest import flowvault_process
+
+    archive = tmp_path / "new-archive"
+    procs = [flowvault_process("export", "--config", config, "-p", "company-a", "-a", archive) for _ in range(2)]
+    outcomes = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        outcomes.append((proc.returncode, err))
+    assert sorted(code for code, _ in outcomes)[0] == 0, outcomes
+    for code, err in outcomes:
+        assert code in (0, EXIT_ARCHIVE) and "Traceback" not in err and "internal error" not in err, err
+        if code:
+            assert "another flowvault run is using this archive" in err, err
+    assert History.open(archive).head() is not None and History.open(archive).dirty_paths() == []
