@@ -214,7 +214,7 @@ def test_two_runs_started_at_once_on_a_new_archive(server: Any, config: Path, tm
     procs = [flowvault_process("export", "--config", config, "-p", "company-a", "-a", archive) for _ in range(2)]
     outcomes = []
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         outcomes.append((proc.returncode, err))
     assert sorted(code for code, _ in outcomes)[0] == 0, outcomes
     for code, err in outcomes:
