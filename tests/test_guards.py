@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from flowvault.errors import EXIT_ARCHIVE, EXIT_MASS_REMOVAL, EXIT_USAGE
@@ -222,3 +223,36 @@ def test_two_runs_started_at_once_on_a_new_archive(server: Any, config: Path, tm
         if code:
             assert "another flowvault run is using this archive" in err, err
     assert History.open(archive).head() is not None and History.open(archive).dirty_paths() == []
+
+
+def test_a_full_disk_never_commits_a_half_state(server: Any, config: Path, tmp_path: Path, runner: CliRunner) -> None:
+    """The archive on a tiny filesystem fills up mid-export: exit 7 with one line, HEAD kept;
+    once there is room the next run commits exactly what the API has."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
+                      capture_output=True).returncode:
+        pytest.skip("mounting a small filesystem needs root")
+    try:
+        archive = disk / "archive"
+        company = server.sim.company(0)
+        assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+        head = History.open(archive).head()
+        for fid in sorted(company.flows)[:12]:  # big edits that cannot fit
+            for vid in server.sim.state.flow_version_ids(company, fid):
+                company.versions[vid]["steps"][0]["config"] = {"blob": "x" * 60_000}
+        gone = sorted(company.flows)[-1]
+        server.sim.state.delete_flow(company, gone)
+        full = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+        assert full.exit_code == EXIT_ARCHIVE and "No space left on device" in full.output, full.output
+        assert "Traceback" not in full.output and History.open(archive).head() == head
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        again = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+        assert again.exit_code == 0, again.output
+        listed = {str(f) for f in company.flows}
+        assert set(orjson.loads((archive / "manifest.json").read_bytes())["flows"]) == listed
+        assert History.open(archive).dirty_paths() == [] and cli(runner, "verify", "-a", archive).exit_code == 0
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
