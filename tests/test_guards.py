@@ -256,3 +256,31 @@ def test_a_full_disk_never_commits_a_half_state(server: Any, config: Path, tmp_p
         assert History.open(archive).dirty_paths() == [] and cli(runner, "verify", "-a", archive).exit_code == 0
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_version_ids_that_are_not_whole_numbers_fail_their_flow(server: Any, config: Path, tmp_path: Path,
+                                                                 runner: CliRunner) -> None:
+    """Versions 2.2 and 2.7 would share one file: the flow fails by name instead, its copy kept."""
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    company = server.sim.company(0)
+    fid = sorted(company.flows)[0]
+    vids = server.sim.state.flow_version_ids(company, fid)
+    before = tree_bytes(archive)
+    server.sim.version_ids = {vids[0]: 2.2, vids[1]: 2.7}
+    result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+    assert result.exit_code == 3 and f"(#{fid})" in result.output and "positive numeric ID" in result.output
+    assert tree_bytes(archive) == before
+
+
+def test_concurrency_has_one_bound_on_the_command_line_and_in_the_config(server: Any, tmp_path: Path,
+                                                                         monkeypatch: Any,
+                                                                         runner: CliRunner) -> None:
+    from .conftest import write_config
+
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=65)
+    in_config = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", tmp_path / "a")
+    assert in_config.exit_code == 4 and "'concurrency' is at most 64" in in_config.output
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    on_line = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", tmp_path / "a", "--concurrency", "65")
+    assert on_line.exit_code == 2 and "1<=x<=64" in on_line.output

@@ -182,6 +182,7 @@ class Simulator:
         self.failing_flows: set[int] = set()  # export of these flows always answers 500
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
         self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
+        self.version_ids: dict[int, Any] = {}  # version ID → what the versions list says instead (hostile IDs)
         self.honour_version_include = True  # False: the versions list ignores ?include=
         self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
@@ -452,6 +453,8 @@ class Simulator:
             include = set()
         page = paginate(request, versions)
         page["data"] = [self.state.render_version(c, v, steps=False, include=include) for v in page["data"]]
+        for v in page["data"]:
+            v["id"] = self.version_ids.get(v["id"], v["id"])
         return page
 
     async def create_version(self, request: Request, c: Company) -> Any:
