@@ -123,10 +123,10 @@ def test_a_server_that_drips_its_reply_cannot_hold_a_run(make_server: Any, tmp_p
                                                          runner: CliRunner) -> None:
     from .conftest import write_config
 
-    server = make_server(flows=10, drip=0.05)
-    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, timeout=0.3, max_retries=1)
+    server = make_server(flows=10, drip=0.05)  # 16 bytes every 50 ms: each read far within its timeout
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, timeout=1, max_retries=0)
     result = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", tmp_path / "archive")
-    assert result.exit_code == 6 and "no complete reply within 0.9 s" in result.output
+    assert result.exit_code == 6 and "no complete reply within 3 s" in result.output
 
 
 def test_a_run_deadline_stops_a_slow_run_and_keeps_the_last_commit(make_server: Any, tmp_path: Path,
