@@ -284,3 +284,63 @@ def test_concurrency_has_one_bound_on_the_command_line_and_in_the_config(server:
     cfg = write_config(tmp_path / "fv.toml", server, monkeypatch)
     on_line = cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", tmp_path / "a", "--concurrency", "65")
     assert on_line.exit_code == 2 and "1<=x<=64" in on_line.output
+
+
+def test_a_process_group_killed_inside_git_is_recovered_by_the_next_run(server: Any, config: Path, tmp_path: Path,
+                                                                        monkeypatch: Any) -> None:
+    """kill -9 of the whole group (OOM killer, node shutdown, pod deletion) while git adds or
+    commits: git leaves .git/index.lock; the next run clears it and succeeds, no human needed."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    real_git = shutil.which("git")
+    for step in ("add", "commit"):
+        archive, ready = tmp_path / f"archive-{step}", tmp_path / f"ready-{step}"
+        os.mkfifo(ready)
+        wrapper = tmp_path / f"git-{step}"
+        wrapper.write_text(f"""#!/bin/sh
+if [ "$1" = "{step}" ]; then
+  : > .git/index.lock          # as git holds it while it works
+  echo in > "{ready}"
+  exec sleep 600
+fi
+exec "{real_git}" "$@"
+""")
+        wrapper.chmod(0o755)
+        env = dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper))
+        proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p",
+                                 "company-a", "-a", str(archive)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        with open(ready) as fh:  # blocks until git is inside `add`/`commit`
+            assert fh.read().strip() == "in"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert (archive / ".git" / "index.lock").exists()
+        again = cli(CliRunner(), "export", "--config", config, "-p", "company-a", "-a", archive)
+        assert again.exit_code == 0, again.output
+        history = History.open(archive)
+        assert history.head() is not None and history.dirty_paths() == [] and not history.interrupted()
+
+
+def test_an_archive_that_cannot_be_written_is_one_line_and_exit_7(server: Any, config: Path, tmp_path: Path,
+                                                                  runner: CliRunner) -> None:
+    import subprocess
+
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a filesystem needs root")
+    try:
+        archive = disk / "archive"
+        assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)  # as a read-only volume
+        server.sim.state.update_flow(server.sim.company(0), sorted(server.sim.company(0).flows)[0],
+                                     {"flow": {"description": "changed"}})
+        result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+        assert result.exit_code == EXIT_ARCHIVE and "Read-only file system" in result.output, result.output
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
