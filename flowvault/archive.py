@@ -80,10 +80,11 @@ def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str,
                       files=files, versions=len(versions))
 
 
-def atomic_write(path: Path, data: bytes) -> bool:
-    """Write via temp file + rename; do nothing (and return False) if the bytes are the same."""
+def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:
+    """Write via temp file + rename; do nothing (and return False) if the bytes are the same
+    (``compare=False``: the caller already knows they differ)."""
     try:
-        if path.read_bytes() == data:
+        if compare and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
@@ -130,12 +131,19 @@ class Archive:
             return {"format": FORMAT, "flows": {}}
         return parse_manifest(raw, str(path))
 
-    def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Changes) -> None:
-        """Write one flow's files, drop its stale files (deleted versions, old folder after a
-        rename), and classify it as added/changed/unchanged."""
+    def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Changes,
+                   changed: list[tuple[str, bytes]] | None = None) -> None:
+        """Write one flow's files (only ``changed``, from ``changed_files``, when given), drop its
+        stale files (deleted versions, old folder after a rename), and classify it as
+        added/changed/unchanged."""
         folder = self.root / FLOWS_DIR / record.folder
-        for rel, data in record.files.items():
-            if atomic_write(folder / rel, data):
+        if changed is None:
+            for rel, data in record.files.items():
+                if atomic_write(folder / rel, data):
+                    changes.files_written += 1
+        else:
+            for path, data in changed:
+                atomic_write(self.root / path, data, compare=False)
                 changes.files_written += 1
         if old_entry is not None:
             old_folder = self.root / FLOWS_DIR / str(old_entry.get("folder", ""))

@@ -131,8 +131,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         found = policy.fork()
         try:
             record = await provider.fetch(api, flow, found)
+            changed = archive.changed_files(record)  # read once: for the gate and for the write
             if policy.mode != "keep":  # the gate: nothing secret-looking reaches a commit
-                hits = leaks(archive.changed_files(record), found.values)
+                hits = leaks(changed, found.values)
                 if hits:
                     raise SecretGateError("; ".join(f"{path}: {rule}" for path, rule in hits[:3])
                                           + " — not written, the previous copy is kept (see README: secrets)")
@@ -146,7 +147,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 new_entries[fid] = old[fid]
             rep.advance()
             return
-        archive.write_flow(record, old.get(fid), result.changes)
+        archive.write_flow(record, old.get(fid), result.changes, changed)
         new_entries[fid] = record.manifest_entry()
         result.exported += 1
         result.versions += record.versions
