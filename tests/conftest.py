@@ -115,3 +115,12 @@ def interrupt_at_gate(server: SimulatorServer, gate: Any, proc: subprocess.Popen
     assert gate.finished.wait(timeout=30)
     server.sim.gate = None
     return proc.returncode, err
+
+
+@pytest.fixture
+def exported(config: Path, tmp_path: Path, runner: CliRunner) -> Path:
+    """An archive holding one export of company-a (config's simulator), made as a user does."""
+    archive = tmp_path / "archive"
+    result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
+    assert result.exit_code == 0, result.output
+    return archive

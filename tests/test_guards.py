@@ -22,9 +22,8 @@ def test_export_without_profile_refuses_when_the_config_has_several(config: Path
     assert not (tmp_path / "archive").exists()
 
 
-def test_the_archive_knows_whose_it_is(config: Path, tmp_path: Path, runner: CliRunner) -> None:
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+def test_the_archive_knows_whose_it_is(config: Path, exported: Path, runner: CliRunner) -> None:
+    archive = exported
     before, head = tree_bytes(archive), History.open(archive).head()
     other = cli(runner, "export", "--config", config, "-p", "company-b", "-a", archive)
     assert other.exit_code == EXIT_ARCHIVE and "holds profile 'company-a'" in other.output
@@ -39,10 +38,9 @@ def test_the_archive_knows_whose_it_is(config: Path, tmp_path: Path, runner: Cli
     assert moved.exit_code == 0 and History.open(archive).head() != head
 
 
-def test_an_empty_listing_never_wipes_the_archive(server: Any, config: Path, tmp_path: Path,
+def test_an_empty_listing_never_wipes_the_archive(server: Any, config: Path, exported: Path,
                                                   runner: CliRunner) -> None:
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    archive = exported
     head, before = History.open(archive).head(), tree_bytes(archive)
     company = server.sim.company(0)
     for fid in list(company.flows):
@@ -55,10 +53,9 @@ def test_an_empty_listing_never_wipes_the_archive(server: Any, config: Path, tmp
     assert not (archive / "flows").exists() or not any((archive / "flows").iterdir())
 
 
-def test_hostile_ids_fail_by_name_and_harm_nothing(server: Any, config: Path, tmp_path: Path,
+def test_hostile_ids_fail_by_name_and_harm_nothing(server: Any, config: Path, exported: Path,
                                                    runner: CliRunner) -> None:
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    archive = exported
     company = server.sim.company(0)
     first = sorted(company.flows)[0]
     server.sim.listing_extra = [
@@ -152,14 +149,13 @@ def corrupt(archive: Path, sha: str) -> None:
     obj.write_bytes(b"garbage")
 
 
-def test_damage_in_git_is_reported_never_passed(server: Any, config: Path, tmp_path: Path,
+def test_damage_in_git_is_reported_never_passed(server: Any, config: Path, exported: Path, tmp_path: Path,
                                                 runner: CliRunner) -> None:
     import shutil
 
     from .conftest import git
 
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    archive = exported
     broken_head = tmp_path / "broken-head"
     shutil.copytree(archive, broken_head)
     path = git(archive, "ls-files", "flows").splitlines()[0]
@@ -173,14 +169,13 @@ def test_damage_in_git_is_reported_never_passed(server: Any, config: Path, tmp_p
         assert result.exit_code == EXIT_ARCHIVE and "no deleted flows" not in result.output, result.output
 
 
-def test_verify_tells_a_running_export_from_an_interrupted_one(server: Any, config: Path, tmp_path: Path,
+def test_verify_tells_a_running_export_from_an_interrupted_one(server: Any, config: Path, exported: Path,
                                                                runner: CliRunner) -> None:
     import fcntl
 
     from flowvault.history import LOCK, MARKER
 
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    archive = exported
     (archive / ".git" / MARKER).write_text("1")
     with open(archive / ".git" / LOCK, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # as a running export holds it
@@ -258,11 +253,10 @@ def test_a_full_disk_never_commits_a_half_state(server: Any, config: Path, tmp_p
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-def test_version_ids_that_are_not_whole_numbers_fail_their_flow(server: Any, config: Path, tmp_path: Path,
+def test_version_ids_that_are_not_whole_numbers_fail_their_flow(server: Any, config: Path, exported: Path,
                                                                  runner: CliRunner) -> None:
     """Versions 2.2 and 2.7 would share one file: the flow fails by name instead, its copy kept."""
-    archive = tmp_path / "archive"
-    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive).exit_code == 0
+    archive = exported
     company = server.sim.company(0)
     fid = sorted(company.flows)[0]
     vids = server.sim.state.flow_version_ids(company, fid)

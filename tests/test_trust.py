@@ -22,13 +22,6 @@ from flowvault.simulator import Gate
 from .conftest import cli, flowvault_process, git, interrupt_at_gate, manifest, tree_bytes, write_config
 
 
-@pytest.fixture
-def exported(server: Any, profile_a: Any, tmp_path: Path) -> Path:
-    archive = tmp_path / "archive"
-    run_export(profile_a, archive)
-    return archive
-
-
 def test_verify_passes_on_a_clean_archive_and_at_a_revision(exported: Path, runner: CliRunner) -> None:
     assert cli(runner, "verify", "--archive", exported).output.strip().endswith("verify: ok")
     assert cli(runner, "verify", "--archive", exported, "--at", "HEAD").exit_code == 0
