@@ -4,7 +4,8 @@ sha256 of every file, atomic writes that skip unchanged bytes.
 Layout::
 
     manifest.json
-    flows/<id>-<slug>/flow.json            flow settings and labels
+    flows/<id>-<slug>/flow.json            flow settings, labels, webhooks, callbacks, notification
+                                           groups, message brokers/queues, deployments
     flows/<id>-<slug>/export.json          the API's export document
     flows/<id>-<slug>/versions/<id>.json   each version, its steps, variables and schedules
 """
@@ -60,6 +61,7 @@ class FlowRecord:
     name: str
     files: dict[str, bytes]
     versions: int
+    not_carried: tuple[str, ...] = ()  # relations the API returned for none of its requests
 
     @property
     def folder(self) -> str:
@@ -70,14 +72,15 @@ class FlowRecord:
                 "files": {p: sha256(b) for p, b in sorted(self.files.items())}}
 
 
-def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str, Any]]) -> FlowRecord:
+def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str, Any]],
+                 not_carried: tuple[str, ...] = ()) -> FlowRecord:
     """Pure: the files of one flow from what the API served (already cleaned)."""
     files = {"flow.json": dumps(flow), "export.json": dumps(export_doc)}
     for v in versions:
         files[f"versions/{int(v['id'])}.json"] = dumps(v)
     fid = flow["id"]
     return FlowRecord(flow_id=int(fid) if str(fid).isdigit() else str(fid), name=str(flow.get("name", "")),
-                      files=files, versions=len(versions))
+                      files=files, versions=len(versions), not_carried=not_carried)
 
 
 def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:

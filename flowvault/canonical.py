@@ -115,3 +115,32 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
     if isinstance(data, list):
         return [clean(v, secrets) for v in data]
     return data
+
+
+#: the update stamps a fingerprint keeps (they are left out of the archive itself)
+STAMP_FIELDS = frozenset({"updated_at", "saved_at"})
+
+
+def fingerprint(data: Any, allow: frozenset[str] = frozenset()) -> str:
+    """A digest of what a listing says about one flow: its content without the run counters
+    (secret values replaced, so the digest says nothing about them) plus every update stamp at
+    any depth. Equal digests: the listing saw no edit (the sample checks that the stamps tell
+    the truth)."""
+    import hashlib
+
+    stamps: list[Any] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for k in sorted(node):
+                if k in STAMP_FIELDS:
+                    stamps.append([f"{path}/{k}", node[k]])
+                else:
+                    walk(node[k], f"{path}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}/{i}")
+
+    walk(data, "")
+    body = clean(data, Secrets("redact", allow))
+    return hashlib.sha256(dumps({"data": body, "stamps": stamps})).hexdigest()

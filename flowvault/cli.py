@@ -136,11 +136,14 @@ def main() -> None:
               help="Export into an archive that records another profile or base URL as its source.")
 @click.option("--allow-mass-removal", is_flag=True,
               help="Record the removal even when more than half of the archived flows are gone from the API.")
+@click.option("--full", is_flag=True,
+              help="Fetch every flow, not only those the listing shows changed (a full run also happens every "
+                   "full_every_days).")
 @log_option
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
            report_path: Path | None, heartbeat_url: str | None, retarget: bool, allow_mass_removal: bool,
-           log_format: str) -> None:
+           full: bool, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
@@ -155,7 +158,7 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
     export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
                    concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
-                   retarget=retarget, allow_mass_removal=allow_mass_removal)
+                   retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 
 
 @main.command("import")

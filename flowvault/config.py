@@ -7,6 +7,8 @@
     timeout = 30         # seconds per request
     rate_limit = 4       # requests/second; absent: the vendor's documented limit (Patchworks 240/min); 0 = none
     max_retries = 6
+    full_every_days = 7  # nightly runs fetch only what the listing shows changed; a full run this often
+    sample_percent = 2   # of the unchanged flows re-fetched each run to check the listing (at least one)
     heartbeat_url = "https://hc-ping.com/UUID"   # optional: pinged after each run
 """
 
@@ -41,6 +43,8 @@ class Profile:
     secrets_allow: tuple[str, ...] = ()  # names that look like credentials but are not (second net)
     secrets_recipient: str | None = None  # age recipient: secret values stored encrypted to it
     run_deadline: float = 21600.0  # seconds a whole export or import may take (6 h); then it stops, rolled back
+    full_every_days: float = 7.0  # a run fetches every flow when the last full run is older (0: every run)
+    sample_percent: float = 2.0  # unchanged flows re-fetched as a check of the listing's stamps (at least one)
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -77,6 +81,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
     "rate_limit": (int, float), "max_retries": int, "provider": str, "heartbeat_url": str,
     "secrets_allow": list, "secrets_recipient": str, "run_deadline": (int, float),
+    "full_every_days": (int, float), "sample_percent": (int, float),
 }
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -122,6 +127,10 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
     for key in ("timeout", "run_deadline"):
         if key in raw and raw[key] <= 0:
             raise ConfigError(f"{where}: profile '{name}': '{key}' must be positive")
+    if raw.get("full_every_days", 0) < 0:
+        raise ConfigError(f"{where}: profile '{name}': 'full_every_days' must be 0 (every run) or more")
+    if not 0 <= raw.get("sample_percent", 0) <= 100:
+        raise ConfigError(f"{where}: profile '{name}': 'sample_percent' must be between 0 and 100")
     values = dict(raw)
     values["base_url"] = str(values["base_url"]).rstrip("/")
     if "secrets_allow" in values:

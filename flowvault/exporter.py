@@ -6,6 +6,8 @@ only when a complete listing (count equal to ``meta.total``) no longer has it.
 
 from __future__ import annotations
 
+import math
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -52,6 +54,13 @@ class ExportResult:
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
+    full: str | None = None  # why every flow was fetched (None: only what changed, plus a sample)
+    fetched: int = 0  # flows fetched from the API (the sample included)
+    unchanged: int = 0  # flows the listing showed unchanged, kept as archived without a fetch
+    sampled: int = 0  # unchanged flows fetched anyway to check that the listing tells the truth
+    stamps_lied: list[str] = field(default_factory=list)  # sampled flows that differed from the archive
+    fingerprints: dict[str, str] = field(default_factory=dict)  # flow ID → listing fingerprint, for the next run
+    not_carried: dict[str, int] = field(default_factory=dict)  # relation → flows the API did not return it for
 
     def subject(self, message: str | None = None) -> str:
         c = self.changes
@@ -72,25 +81,47 @@ class ExportResult:
         return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
 
 
+@dataclass
+class Incremental:
+    """What the last run saw (flow ID → listing fingerprint) and how much of the unchanged
+    flows to re-fetch as a check. ``full``: why this run fetches everything (None: it need not)."""
+
+    known: dict[str, str] = field(default_factory=dict)
+    full: str | None = "first run"
+    sample_rate: float = 0.02
+    last_full: str | None = None  # when the last full run was (ISO), carried over by incremental runs
+
+
+def sample_size(unchanged: int, rate: float) -> int:
+    """How many of the unchanged flows a run re-fetches: ``rate`` of them, at least one."""
+    return 0 if unchanged == 0 else min(unchanged, max(1, math.ceil(unchanged * rate)))
+
+
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
                        provider: Provider | None = None, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
                        reporter: Reporter | None = None, workers: int = 16,
-                       allow_mass_removal: bool = False) -> ExportResult:
+                       allow_mass_removal: bool = False, incremental: Incremental | None = None) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
-    caller holds ``History.run()`` so that an interrupted run is rolled back."""
+    caller holds ``History.run()`` so that an interrupted run is rolled back.
+
+    Incremental (the default after a first run): a flow whose listing fingerprint equals the
+    last run's is kept as archived; a random sample of those is fetched anyway, and if one of
+    them differs from the archive the listing's stamps cannot be trusted and every flow is
+    fetched (said in the summary)."""
     rep = reporter or Reporter(progress=False)
     provider = provider or PATCHWORKS
     policy = secrets or Secrets()
-    result = ExportResult(profile=profile)
+    inc = incremental or Incremental()
+    result = ExportResult(profile=profile, full=inc.full)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
     new_entries: dict[str, dict[str, Any]] = {}
     listed_ids: set[str] = set()
     matched: set[str] = set()
     counts = {"items": 0, "total": -1}
-    send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer_size=2 * max(1, workers))
+    deferred: list[tuple[dict[str, Any], str]] = []  # unchanged by their fingerprint: (listing item, fingerprint)
 
-    async def produce() -> None:
+    async def produce(send: Any) -> None:
         """The listing, a page at a time, feeding the workers (memory: a page and a buffer)."""
         async with send:
             async for items, total in provider.iter_flows(api):
@@ -118,17 +149,40 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                     if flows and not hits:
                         continue
                     matched.update(hits)
-                    await send.send(item)
+                    mark = provider.fingerprint(item, policy.allow)
+                    if mark and not hits and inc.full is None and inc.known.get(fid) == mark and fid in old:
+                        deferred.append((item, mark))  # the listing saw no edit since the last run
+                        continue
+                    await send.send((item, mark, False))
+
+    async def feed(batch: list[tuple[dict[str, Any], str]], sample: bool, send: Any) -> None:
+        async with send:
+            for item, mark in batch:
+                await send.send((item, mark, sample))
 
     async def consume(stream: Any) -> None:
         async with stream:
-            async for flow in stream:
-                await one(flow)
+            async for flow, mark, sample in stream:
+                await one(flow, mark, sample)
 
-    async def one(flow: dict[str, Any]) -> None:
+    async def pump(source: Any, *args: Any) -> None:
+        """Run ``source`` (which sends to a stream) with the workers draining that stream."""
+        send, receive = anyio.create_memory_object_stream[tuple[dict[str, Any], Any, bool]](
+            max_buffer_size=2 * max(1, workers))
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(source, *args, send)
+                async with receive:
+                    for _ in range(max(1, workers)):
+                        tg.start_soon(consume, receive.clone())
+        except BaseExceptionGroup as eg:
+            raise unwrap(eg) from None
+
+    async def one(flow: dict[str, Any], mark: str | None, sample: bool) -> None:
         fid = str(flow["id"])
         label = f"{flow.get('name')} (#{fid})"
         found = policy.fork()
+        result.fetched += 1
         try:
             record = await provider.fetch(api, flow, found)
             changed = archive.changed_files(record)  # read once: for the gate and for the write
@@ -147,8 +201,16 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 new_entries[fid] = old[fid]
             rep.advance()
             return
+        if sample:
+            result.sampled += 1
+            if record.manifest_entry()["files"] != old[fid].get("files"):
+                result.stamps_lied.append(label)
+        for what in record.not_carried:
+            result.not_carried[what] = result.not_carried.get(what, 0) + 1
         archive.write_flow(record, old.get(fid), result.changes, changed)
         new_entries[fid] = record.manifest_entry()
+        if mark:
+            result.fingerprints[fid] = mark
         result.exported += 1
         result.versions += record.versions
         result.secrets.add(found)
@@ -156,13 +218,24 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         rep.advance()
 
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            async with receive:
-                for _ in range(max(1, workers)):
-                    tg.start_soon(consume, receive.clone())
-    except BaseExceptionGroup as eg:
-        raise unwrap(eg) from None
+        await pump(produce)
+        if deferred:  # trust, but verify: re-fetch a sample of what the listing says is unchanged
+            random.shuffle(deferred)
+            size = sample_size(len(deferred), inc.sample_rate)
+            sample, deferred = deferred[:size], deferred[size:]
+            await pump(feed, sample, True)
+            if result.stamps_lied:
+                result.full = (f"the listing showed {len(result.stamps_lied)} sampled flow(s) unchanged that had "
+                               f"changed ({result.stamps_lied[0]}): its update stamps cannot be trusted")
+                rep.event("warning", message=f"{result.full}; fetching every flow")
+                await pump(feed, deferred, False)
+                deferred = []
+        for item, mark in deferred:
+            fid = str(item["id"])
+            new_entries[fid] = old[fid]
+            result.fingerprints[fid] = mark
+            result.unchanged += 1
+            rep.advance()
     finally:
         rep.stop()
     missing = [w for w in flows if w not in matched]
@@ -174,6 +247,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         result.warnings.append(f"the listing returned {len(listed_ids)} distinct flows but meta.total says "
                                f"{counts['total']}; no flow is recorded as removed in this run")
 
+    for what, n in sorted(result.not_carried.items()):
+        result.warnings.append(f"the API returned no {what} for {n} flow(s) (the listing ignored the include and "
+                               "the reference documents no other way to read them): not in the archive")
     for names in (result.changes.added, result.changes.changed):
         names.sort()
     gone = [fid for fid in old if fid not in new_entries and not (flows or not result.complete or fid in listed_ids)]

@@ -238,6 +238,7 @@ def test_a_full_disk_never_commits_a_half_state(server: Any, config: Path, tmp_p
         for fid in sorted(company.flows)[:12]:  # big edits that cannot fit
             for vid in server.sim.state.flow_version_ids(company, fid):
                 company.versions[vid]["steps"][0]["config"] = {"blob": "x" * 60_000}
+                server.sim.state.touch(company, vid)
         gone = sorted(company.flows)[-1]
         server.sim.state.delete_flow(company, gone)
         full = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)

@@ -102,6 +102,7 @@ def test_an_unclassified_id_field_refuses_its_flows_by_name_until_classified(wor
     for fid in users:
         for vid in sim.state.flow_version_ids(a, fid):
             a.versions[vid]["steps"][0]["legacy_mapping_id"] = 4242
+            sim.state.touch(a, vid)
     run_export(load_config(cfg).profile("company-a"), archive)
     mapping = map_file(sim, tmp_path / "map.toml")
     dry, real = imports(cfg, archive, "company-b", "--map", mapping)

@@ -58,6 +58,7 @@ def test_the_gate_keeps_the_old_copy_of_a_flow_with_a_planted_credential(server:
     for fid, planted in zip(victims, (aws, pem), strict=True):
         vid = server.sim.state.flow_version_ids(company, fid)[-1]
         company.versions[vid]["steps"][0]["config"] = {"note": planted}
+        server.sim.state.touch(company, vid)
     before = {p: b for p, b in tree_bytes(archive).items() if any(f"/{v}-" in f"/{p}" for v in victims)}
     result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive, "--log-format", "json")
     assert result.exit_code == 3

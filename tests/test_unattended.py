@@ -90,6 +90,8 @@ def test_report_and_heartbeat_on_success_and_partial_failure(server: Any, tmp_pa
     assert runner.invoke(main, args).exit_code == 0
     assert pings.hits == [("GET", "/ping/abc", "")]
     server.sim.failing_flows.add(sorted(server.sim.company(0).flows)[0])
+    server.sim.state.update_flow(server.sim.company(0), sorted(server.sim.company(0).flows)[0],
+                                 {"flow": {"description": "edited: fetched, and failing"}})
     server.sim.state.update_flow(server.sim.company(0), sorted(server.sim.company(0).flows)[1],
                                  {"flow": {"description": "x"}})
     partial = runner.invoke(main, args)

@@ -14,7 +14,7 @@ import anyio
 
 from .._version import __version__
 from ..archive import Archive, atomic_write
-from ..canonical import Secrets, dumps
+from ..canonical import Secrets, dumps, loads
 from ..client import client_for, ping, run_deadline
 from ..config import Config, Profile
 from ..errors import (
@@ -27,7 +27,7 @@ from ..errors import (
     PushError,
     UsageError,
 )
-from ..exporter import ExportResult, commit_export, export_flows
+from ..exporter import ExportResult, Incremental, commit_export, export_flows
 from ..history import History
 from ..output import Reporter, peak_rss_mb
 from ..providers import provider_for
@@ -49,7 +49,8 @@ class Outcome:
         out["status"] = "ok" if self.exit_code == 0 else ("partial" if self.exit_code == EXIT_PARTIAL else "error")
         if r is not None:
             c = r.changes
-            out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "added": c.added,
+            out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "full": r.full,
+                    "full_run": r.full, "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled, "added": c.added,
                     "changed": c.changed, "removed": c.removed, "failed": r.failed, "warnings": r.warnings,
                     "requests": r.requests, "retries": r.retries, "commit": r.commit}
         return out
@@ -58,7 +59,7 @@ class Outcome:
 async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
                          concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
                          push: bool = False, retarget: bool = False, allow_mass_removal: bool = False,
-                         reporter: Reporter | None = None) -> ExportResult:
+                         full: bool = False, reporter: Reporter | None = None) -> ExportResult:
     """Lock the archive, fetch and write, commit, push. A push failure is kept in the result."""
     rep = reporter or Reporter(progress=False)
     history = History.open(archive_dir, create=True)
@@ -69,13 +70,16 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         if not retarget:
             check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
+        incremental = fetch_plan(history, profile, policy, full)
         with run_deadline(profile.run_deadline):
             async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
                 result = await export_flows(api, Archive(history.root), profile=profile.name,
                                             base_url=profile.base_url, provider=provider_for(profile.provider),
                                             flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,
-                                            reporter=rep, workers=2 * (concurrency or profile.concurrency))
+                                            reporter=rep, workers=2 * (concurrency or profile.concurrency),
+                                            incremental=incremental)
         commit_export(history, result, message)
+        save_fetch_state(history, profile, policy, result, incremental)
     report_export(rep, result)
     if push and history.head() is not None:
         try:
@@ -95,6 +99,65 @@ def check_source(root: Path, profile: Profile) -> None:
     if theirs != (profile.name, profile.base_url):
         raise ArchiveError(f"{root}: this archive holds profile '{theirs[0]}' ({theirs[1]}), not '{profile.name}' "
                            f"({profile.base_url}); use the right archive, or --retarget to export into it anyway")
+
+
+FETCH_STATE = "flowvault-fetch-state.json"  # in the git directory: never committed, never cloned
+FETCH_FORMAT = 2  # bump when what a fetch archives changes: the next run is then a full one
+
+
+def fetch_basis(profile: Profile, policy: Secrets) -> str:
+    """What makes two runs' archived bytes comparable: the archive format, the provider and
+    the secret policy. A different basis makes the next run a full one."""
+    return f"{FETCH_FORMAT}:{profile.provider}:{policy.mode}:{profile.secrets_recipient or ''}:" \
+           f"{','.join(sorted(policy.allow))}"
+
+
+def fetch_plan(history: History, profile: Profile, policy: Secrets, full: bool) -> Incremental:
+    """This run's plan: fetch everything (and why), or only what the listing shows changed.
+
+    The fingerprints of the last run live in the git directory, tied to the commit they
+    describe: a clone, a reset or a pull of other commits starts with a full run."""
+    rate = profile.sample_percent / 100
+    state: Any = None
+    try:
+        state = loads((history.git_dir / FETCH_STATE).read_bytes())
+    except (OSError, ValueError):
+        pass
+    if full:
+        return Incremental(full="--full", sample_rate=rate)
+    if not isinstance(state, dict) or not isinstance(state.get("flows"), dict):
+        return Incremental(full="first run in this archive (or its fetch state is gone)", sample_rate=rate)
+    if state.get("head") != history.head():
+        return Incremental(full="the archive's last commit is not the one the last run made", sample_rate=rate)
+    if state.get("basis") != fetch_basis(profile, policy):
+        return Incremental(full="the secret policy or the archive format changed since the last run",
+                           sample_rate=rate)
+    try:
+        last = dt.datetime.fromisoformat(str(state.get("last_full")))
+        age = (dt.datetime.now(dt.UTC) - last).total_seconds() / 86400
+    except (TypeError, ValueError):
+        age = float("inf")
+    if age >= profile.full_every_days:
+        return Incremental(full=f"the last full run was {age:.1f} days ago (full_every_days = "
+                                f"{profile.full_every_days:g})", sample_rate=rate)
+    return Incremental(known={str(k): str(v) for k, v in state["flows"].items()}, full=None, sample_rate=rate,
+                       last_full=str(state["last_full"]))
+
+
+def save_fetch_state(history: History, profile: Profile, policy: Secrets, result: ExportResult,
+                     incremental: Incremental) -> None:
+    """Remember this run's fingerprints for the next one (after the commit they describe)."""
+    if result.failed or not result.complete:
+        known = {fid: mark for fid, mark in result.fingerprints.items() if fid in incremental.known}
+        last_full = incremental.last_full  # a partial run is not a full one
+    else:
+        known = result.fingerprints
+        last_full = dt.datetime.now(dt.UTC).isoformat(timespec="seconds") if result.full else incremental.last_full
+    if last_full is None:
+        known = {}
+    state = {"head": history.head(), "basis": fetch_basis(profile, policy), "last_full": last_full,
+             "flows": known}
+    atomic_write(history.git_dir / FETCH_STATE, dumps(state))
 
 
 def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
@@ -234,12 +297,15 @@ def raise_for(outcomes: list[Outcome]) -> None:
 def report_export(rep: Reporter, r: ExportResult) -> None:
     c = r.changes
     ok = not r.failed and r.complete
+    notes = {} if r.commit else {"commit": "none (nothing changed)"}
+    if not r.full:
+        notes["full_run"] = "no: only what the listing shows changed, and a sample of the rest"
     rep.summary(f"export {r.profile}: " + ("complete" if ok else "PARTIAL"), ok, {
         "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
+        "full_run": r.full, "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled,
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
         "secrets_flagged": r.secrets.flagged, "secrets_by_name": r.secrets.by_name,
         "files_written": c.files_written, "requests": r.requests, "retries": r.retries,
         "wall_time_s": round(r.seconds, 3), "commit_time_s": round(r.commit_seconds, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1), "commit": r.commit,
-    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings},
-        notes={} if r.commit else {"commit": "none (nothing changed)"})
+    }, {"failures": [f"{k}: {v}" for k, v in r.failed.items()], "warnings": r.warnings}, notes=notes)

@@ -33,6 +33,11 @@ class Provider(Protocol):
         """One cheap request proving the API answers and accepts the key."""
         ...
 
+    def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
+        """What the listing says about this flow, as a digest that changes with any edit; None
+        when the listing does not carry enough to tell (the flow is then always fetched)."""
+        ...
+
     async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
         """One flow's archive record, its secret values hidden by ``secrets`` (which counts them)."""
         ...

@@ -50,6 +50,9 @@ class Ocp:
     async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
         yield await self.list_flows(api)
 
+    def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
+        return None  # the app status is not in the listing: every flow is fetched
+
     async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
         status = await api.get(f"/api/apps/{flow['id']}/status/")
         settings = {**flow, "status": status.get("status") if isinstance(status, dict) else None}

@@ -1,9 +1,12 @@
 """Patchworks Core API, both directions: list and fetch flows into archive records, and
 recreate them (import endpoint, then deployed state, schedules, labels, enabled policy).
 
-Export: two requests for most flows — the export document, and the versions list with
-steps, variables and schedules included; a version the list returns without them is
-fetched through its detail and schedules endpoints.
+Export: one request per flow when the listing honours its documented includes — the export
+document; versions (with schedules and variables), labels, webhooks, callbacks, notification
+groups, message brokers/queues and deployments come with the listing, a page of 100 flows per
+request. What a listing left out is fetched per flow (the versions list, a version's detail
+and schedules, the webhooks and callbacks lists); what has no documented endpoint is named in
+the run's warnings.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import anyio
 
 from ..archive import FlowRecord, build_record
-from ..canonical import Secrets, clean, is_hidden, is_secret, looks_like_credential
+from ..canonical import Secrets, clean, fingerprint, is_hidden, is_secret, looks_like_credential
 from ..client import ApiClient
 from ..errors import NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
@@ -24,7 +27,13 @@ from ..protocol import flow_id
 from ..references import Rules, remap_flow_doc, scan
 
 FLOWS = "/api/v1/flows"
-LISTING = {"include": "labels", "sort": "id"}
+#: the flows listing's documented includes: with them a page of 100 flows carries all but the export document
+LISTING_INCLUDES = ("labels", "versions", "versions.schedules", "versions.variables", "webhooks", "callbacks",
+                    "notificationGroups", "messageBrokers", "messageBrokerQueues", "deployments.virtualEnvironment")
+LISTING = {"include": ",".join(LISTING_INCLUDES), "sort": "id"}
+#: relations the listing carries → the per-flow list endpoint when it did not (None: the reference has none)
+RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGroups": None,
+             "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
 VERSION_INCLUDE = "steps,variables,schedules"
 #: listings the reference does not document; where one answers 404, only the map file resolves that type
 RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoints", "script": "/api/v1/scripts",
@@ -32,6 +41,33 @@ RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoi
                   "cross_reference_lookup": "/api/v1/cross-reference-lookups",
                   "virtual_environment": "/api/v1/virtual-environments",
                   "notification_group": "/api/v1/notification-groups"}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+def _carried(flow: dict[str, Any], name: str) -> list[Any] | None:
+    """A relation as the listing returned it, under its include name or in snake case; None
+    when the listing did not return it."""
+    for key in (name, _snake(name)):
+        if isinstance(flow.get(key), list):
+            return flow[key]  # type: ignore[no-any-return]
+    return None
+
+
+def _listed_versions(flow: dict[str, Any]) -> list[Any] | None:
+    """The listing's versions, when it carried all of them, each with its schedules and
+    variables (the steps come from the export document); None otherwise."""
+    listed = flow.get("versions")
+    if not isinstance(listed, list) or not all(
+            isinstance(v, dict) and isinstance(v.get("schedules"), list) and isinstance(v.get("variables"), list)
+            for v in listed):
+        return None
+    count = flow.get("versions_count")
+    if isinstance(count, int) and not isinstance(count, bool) and count != len(listed):
+        return None  # the listing cut the list short
+    return listed
 
 
 def _int_id(raw: Any, where: str) -> int:
@@ -58,11 +94,22 @@ class Patchworks:
         async for page in api.iter_pages(FLOWS, LISTING):
             yield page
 
+    def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
+        if _listed_versions(flow) is None or any(path and _carried(flow, name) is None
+                                                 for name, path in RELATIONS.items()):
+            return None  # the listing did not carry what an edit changes: always fetch
+        return fingerprint(flow, allow)
+
     async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
-        """The export document and the versions list (all pages) with steps, variables and
-        schedules included; secret values hidden by ``secrets`` (which counts them)."""
+        """The export document, plus only what the listing did not carry: the versions list
+        (steps, variables, schedules) when the listing has no complete versions, a version's
+        detail when neither source has its steps, and a relation's own list (webhooks,
+        callbacks) when the listing left it out. Secret values hidden by ``secrets``."""
         fid = _int_id(flow["id"], f"{FLOWS}")
+        listed = _listed_versions(flow)
         got: dict[str, Any] = {}
+        settings = {k: v for k, v in flow.items() if k != "versions"}
+        missing: list[str] = []
 
         async def export_doc() -> None:
             got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
@@ -70,24 +117,46 @@ class Patchworks:
         async def version_list() -> None:
             got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
 
+        async def relation(name: str, path: str) -> None:
+            settings[name], _ = await api.paginate(f"{FLOWS}/{fid}/{path}")
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(export_doc)
-            tg.start_soon(version_list)
-        if not isinstance(got["export"], dict) or not isinstance(got["export"].get("flow"), dict):
+            if listed is None:
+                tg.start_soon(version_list)
+            for name, path in RELATIONS.items():
+                if _carried(flow, name) is None:
+                    if path:
+                        tg.start_soon(relation, name, path)
+                    else:
+                        missing.append(name)
+        export = got["export"]
+        if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {fid}: the reply has no 'flow' object")
 
+        where = f"GET {FLOWS}" if listed is not None else f"GET {FLOWS}/{fid}/versions"
         versions: dict[int, dict[str, Any]] = {}
-        for v in got["versions"]:
+        for v in listed if listed is not None else got["versions"]:
             if not isinstance(v, dict) or "id" not in v:
-                raise ProtocolError(f"GET {FLOWS}/{fid}/versions: a version has no 'id'")
-            versions[_int_id(v["id"], f"GET {FLOWS}/{fid}/versions")] = v
+                raise ProtocolError(f"{where}: flow {fid}: a version has no 'id'")
+            versions[_int_id(v["id"], where)] = v
+        exported = [v for v in export["flow"].get("versions") or [] if isinstance(v, dict)]
+        by_id = {str(v["id"]): v for v in exported if "id" in v}
+        by_iteration = {str(v.get("iteration")): v for v in exported if "iteration" in v}
+        for vid, v in versions.items():
+            if not isinstance(v.get("steps"), list):  # the export document has them
+                twin = by_id.get(str(vid)) if by_id else by_iteration.get(str(v.get("iteration")))
+                if twin is not None and isinstance(twin.get("steps"), list):
+                    versions[vid] = {**v, "steps": twin["steps"]}
 
         async def complete(vid: int) -> None:
             reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
             detail = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(detail, dict):
                 raise ProtocolError(f"GET {FLOWS}/{fid}/versions/{vid}: the reply has no 'data' object")
-            schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
+            schedules = versions[vid].get("schedules")
+            if not isinstance(schedules, list):
+                schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
             versions[vid] = {**detail, "schedules": schedules}
 
         async with anyio.create_task_group() as tg:
@@ -96,7 +165,7 @@ class Patchworks:
                     tg.start_soon(complete, vid)
         cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
                    for _, v in sorted(versions.items())]
-        return build_record(clean(flow, secrets), clean(got["export"], secrets), cleaned)
+        return build_record(clean(settings, secrets), clean(export, secrets), cleaned, tuple(missing))
 
     # -- import ------------------------------------------------------------------
 

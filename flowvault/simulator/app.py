@@ -184,6 +184,8 @@ class Simulator:
         self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
         self.version_ids: dict[int, Any] = {}  # version ID → what the versions list says instead (hostile IDs)
         self.honour_version_include = True  # False: the versions list ignores ?include=
+        #: True: the flow listing honours every ?include=; False: none; a set: only those
+        self.honour_listing_include: bool | set[str] = True
         self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
@@ -235,6 +237,8 @@ class Simulator:
             Route("/api/v1/flows/{flow}", r(self.update_flow), methods=["PUT"]),
             Route("/api/v1/flows/{flow}", r(self.delete_flow), methods=["DELETE"]),
             Route("/api/v1/flows/{flow}/versions", r(self.list_versions), methods=["GET"]),
+            Route("/api/v1/flows/{flow}/webhooks", r(self.list_relation("webhooks")), methods=["GET"]),
+            Route("/api/v1/flows/{flow}/callbacks", r(self.list_relation("callbacks")), methods=["GET"]),
             Route("/api/v1/flows/{flow}/versions", r(self.create_version), methods=["POST"]),
             Route("/api/v1/flows/{flow}/versions/{version}", r(self.get_version), methods=["GET"]),
             Route("/api/v1/flows/{flow}/versions/{version}", r(self.update_version), methods=["PUT"]),
@@ -355,6 +359,8 @@ class Simulator:
             return self._hostile_listing(request)
         q = request.query_params
         include = set(filter(None, q.get("include", "").split(",")))
+        if self.honour_listing_include is not True:
+            include &= self.honour_listing_include or set()
         flows = list(c.flows.values())
         if "filter[name]" in q:
             needle = q["filter[name]"].lower()
@@ -378,6 +384,9 @@ class Simulator:
         page = paginate(request, flows)
         page["meta"]["total"] += self.total_skew + len(self.listing_extra)
         page["data"] = [self.state.render_flow(c, f, include) for f in page["data"]]
+        for item in page["data"]:
+            for v in item.get("versions", ()):
+                v["id"] = self.version_ids.get(v["id"], v["id"])
         if page["meta"]["current_page"] == 1:
             page["data"] += self.listing_extra
         return page
@@ -456,6 +465,11 @@ class Simulator:
         for v in page["data"]:
             v["id"] = self.version_ids.get(v["id"], v["id"])
         return page
+
+    def list_relation(self, name: str) -> Handler:
+        async def handler(request: Request, c: Company) -> Any:
+            return paginate(request, self.state.relation(c, request.path_params["flow"], name))
+        return handler
 
     async def create_version(self, request: Request, c: Company) -> Any:
         v = self.state.create_version(c, request.path_params["flow"])

@@ -155,7 +155,27 @@ def add_flow(state: State, c: Company, rng: random.Random, *, name: str, version
                 state.create_schedule(c, v["id"], {"cron_string": cron}, created_at=_ts(minute + it))
         # the next version differs a little, like an edit would
         steps = [{**s, "config": {**(s.get("config") or {}), "rev": it}} for s in steps]  # type: ignore[dict-item]
+    add_relations(state, c, f)
     return int(f["id"])
+
+
+def add_relations(state: State, c: Company, f: dict[str, object]) -> None:
+    """Webhooks, callbacks, notification groups, message brokers and queues of one flow (their
+    own generator, so that adding them left every other generated value as it was)."""
+    rng = random.Random(int(f["id"]))  # type: ignore[call-overload]
+    if rng.random() < 0.4:
+        f["_webhooks"] = [{"id": state.next_id(), "status": "active", "format": "json", "body": None,
+                           "url": f"https://hooks.example.test/{rng.getrandbits(48):012x}",
+                           "hmac_algorithm": "sha256", "hmac_secret_key": f"hk_{rng.getrandbits(64):016x}"}]
+    if rng.random() < 0.2:
+        f["_callbacks"] = [{"id": state.next_id(), "status": "active", "format": "json"}]
+    if rng.random() < 0.3:
+        gid = rng.choice(sorted(c.resources["notification_group"]))
+        f["_notification_groups"] = [{"id": gid, "name": c.resources["notification_group"][gid]["name"]}]
+    if rng.random() < 0.1:
+        bid = state.next_id()
+        f["_message_brokers"] = [{"id": bid, "name": "orders broker", "driver": "sqs"}]
+        f["_message_broker_queues"] = [{"id": state.next_id(), "message_broker_id": bid, "name": "orders-in"}]
 
 
 def generate(*, seed: int = 7, companies: int = 2, flows: int = 50, versions: int = 3,

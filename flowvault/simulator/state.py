@@ -26,6 +26,24 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+_last_stamp = [dt.datetime(2000, 1, 1, tzinfo=dt.UTC)]
+_stamp_lock = threading.Lock()
+
+
+def stamp() -> str:
+    """An update stamp, as the API sets it on an edit: strictly later than the previous one
+    (two edits within one second still get different stamps)."""
+    with _stamp_lock:
+        now = max(dt.datetime.now(dt.UTC).replace(microsecond=0), _last_stamp[0] + dt.timedelta(seconds=1))
+        _last_stamp[0] = now
+    return now.isoformat().replace("+00:00", "Z")
+
+
+#: the flow listing's documented includes for a flow's relations → the flow's stored key
+RELATIONS = {"webhooks": "_webhooks", "callbacks": "_callbacks", "notificationGroups": "_notification_groups",
+             "messageBrokers": "_message_brokers", "messageBrokerQueues": "_message_broker_queues"}
+
+
 class SimError(Exception):
     """An API error the app turns into a JSON reply."""
 
@@ -98,9 +116,37 @@ class State:
         out["versions_count"] = len(vids)
         if "labels" in include:
             out["labels"] = [copy.deepcopy(c.labels[i]) for i in f["_labels"]]
-        if "versions" in include:
-            out["versions"] = [self.render_version(c, c.versions[v], steps=False) for v in vids]
+        if "versions" in include or any(i.startswith("versions.") for i in include):
+            sub = {i.removeprefix("versions.") for i in include if i.startswith("versions.")}
+            out["versions"] = [self.render_version(c, c.versions[v], steps=False, include=sub) for v in vids]
+        for name, key in RELATIONS.items():
+            if name in include:
+                out[name] = copy.deepcopy(f.get(key, []))
+        if "deployments" in include or any(i.startswith("deployments.") for i in include):
+            out["deployments"] = self.deployments(c, f["id"], "deployments.virtualEnvironment" in include)
+        return spell_flags(out, self.secret_flag)  # type: ignore[no-any-return]
+
+    def deployments(self, c: Company, flow_id: int, with_environment: bool) -> list[dict[str, Any]]:
+        """One deployment per deployed version, in the first virtual environment."""
+        envs = sorted(c.resources["virtual_environment"])
+        out = []
+        for vid in self.flow_version_ids(c, flow_id):
+            v = c.versions[vid]
+            if v["status"] != "Deployed" or not envs:
+                continue
+            d: dict[str, Any] = {"id": vid * 7, "flow_version_id": vid, "virtual_environment_id": envs[0],
+                                 "enabled_at": v["deployed_at"], "updated_at": v["updated_at"]}
+            if with_environment:
+                d["virtual_environment"] = dict(c.resources["virtual_environment"][envs[0]])
+            out.append(d)
         return out
+
+    def relation(self, c: Company, flow_id: Any, name: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.flow(c, flow_id).get(RELATIONS[name], []))
+
+    def touch(self, c: Company, version_id: int) -> None:
+        """Mark a version edited (its update stamp), as the API does on any change to it."""
+        c.versions[version_id]["updated_at"] = stamp()
 
     def render_steps(self, c: Company, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [render_step(s, self.dialect, lambda t, i: self.resource_name(c, t, i)) for s in steps]
@@ -141,7 +187,7 @@ class State:
                 f[key] = flow[key]
         if "labels" in body:
             f["_labels"] = [self._label_id(c, lab) for lab in body["labels"] or []]
-        f["updated_at"] = now_iso()
+        f["updated_at"] = stamp()
         return f
 
     def _label_id(self, c: Company, label: Any) -> int:
@@ -253,7 +299,7 @@ class State:
             v["deployed_at"] = deployed_at
         if "status" in body and body["status"] in ("Draft", "Inactive", "Deployed"):
             v["status"] = body["status"]
-        v["updated_at"] = now_iso()
+        v["updated_at"] = stamp()
         return v
 
     def delete_version(self, c: Company, flow_id: Any, version_id: Any) -> None:
@@ -288,7 +334,7 @@ class State:
         for key in ("name", "config", *REF_FIELDS):
             if key in parsed:
                 step[key] = parsed[key]
-        v["updated_at"] = now_iso()
+        v["updated_at"] = stamp()
         return render_step(step, self.dialect, lambda t, i: self.resource_name(c, t, i))
 
     # -- schedules -----------------------------------------------------------
