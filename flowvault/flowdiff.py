@@ -71,8 +71,12 @@ def describe(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
     out: list[str] = []
     a, b = _load(old, "flow.json") or {}, _load(new, "flow.json") or {}
     keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    if keys:
-        out.append(f"settings: {', '.join(keys)}")
+    plain = [k for k in keys if k not in RELATIONS or not all(isinstance(x.get(k, []), list) for x in (a, b))]
+    if plain:
+        out.append(f"settings: {', '.join(plain)}")
+    for k in keys:
+        if k not in plain:
+            out += [f"{k}: {line}" for line in _relation_changes(a.get(k) or [], b.get(k) or [])]
     vold = {r for r in old if r.startswith("versions/")}
     vnew = {r for r in new if r.startswith("versions/")}
     for rel in sorted(vnew - vold):
@@ -85,6 +89,42 @@ def describe(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
     if not out and old.get("export.json") != new.get("export.json"):
         out.append("export document")
     return out
+
+
+#: the flow's relations the archive keeps in flow.json (as the listing names them, in either case)
+RELATIONS = frozenset({"labels", "webhooks", "callbacks", "notificationGroups", "notification_groups",
+                       "messageBrokers", "message_brokers", "messageBrokerQueues", "message_broker_queues",
+                       "deployments"})
+
+
+def _item_label(item: Any) -> str:
+    if not isinstance(item, dict):
+        return repr(item)
+    env = item.get("virtual_environment") or item.get("virtualEnvironment")
+    if item.get("flow_version_id") is not None:
+        where = f" in {env.get('name')}" if isinstance(env, dict) else ""
+        return f"version {item['flow_version_id']}{where}"
+    for key in ("name", "url"):
+        if item.get(key):
+            return f"'{item[key]}'"
+    return f"#{item.get('id')}"
+
+
+def _relation_changes(a: list[Any], b: list[Any]) -> list[str]:
+    """Added, removed and changed items of one relation (webhooks, deployments, …), by ID."""
+    def keyed(items: list[Any]) -> dict[str, Any]:
+        return {str(x.get("id", x.get("name"))) if isinstance(x, dict) else repr(x): x for x in items}
+
+    ka, kb = keyed(a), keyed(b)
+    out = [f"added {_item_label(kb[k])}" for k in kb if k not in ka]
+    out += [f"removed {_item_label(ka[k])}" for k in ka if k not in kb]
+    for k in ka.keys() & kb.keys():
+        x, y = ka[k], kb[k]
+        if x != y:
+            fields = sorted(f for f in set(x) | set(y) if x.get(f) != y.get(f)) if isinstance(x, dict) and \
+                isinstance(y, dict) else []
+            out.append(f"changed {_item_label(y)} ({', '.join(fields)})")
+    return out or ["reordered"]
 
 
 def _vid(rel: str) -> str:

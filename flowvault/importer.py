@@ -314,7 +314,8 @@ class Importer:
         result.left_disabled += notes
         if plan.missing_secrets:
             result.missing_secrets.append(f"{plan.label}: {', '.join(plan.missing_secrets)}")
-        result.setup += [f"{plan.label}: {item}" for item in setup_required(job.export)]
+        result.setup += [f"{plan.label}: {item}" for item in setup_required(job.export)
+                         + self.provider.checklist(plan.flow.settings)]
         result.accepted += [f"{plan.label}: {r.field} = {r.source_id} ({r.where})" for r in plan.flow.kept]
         self.rep.event("flow_imported", flow_id=src, name=job.name, target_id=target_id)
 

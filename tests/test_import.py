@@ -41,7 +41,9 @@ def shape(sim: Any, company: Any, fid: int, mask_secrets: bool = False) -> dict[
                          "schedules": [s["cron_string"] for s in state.version_schedules(company, vid)]})
     return {"name": flow["name"], "description": flow["description"], "priority": flow["priority"],
             "enabled": flow["enabled_at"] is not None,
-            "labels": sorted(company.labels[i]["name"] for i in flow["_labels"]), "versions": versions}
+            "labels": sorted(company.labels[i]["name"] for i in flow["_labels"]), "versions": versions,
+            **{name: sorted(repr(sorted((k, v) for k, v in x.items() if k in ("status", "format", "body")))
+                            for x in flow.get(f"_{name}", [])) for name in ("webhooks", "callbacks")}}
 
 
 @pytest.fixture
@@ -65,6 +67,8 @@ def test_migration_round_trip_and_rerun_creates_nothing(two: Any, tmp_path: Path
     result = run_import(b, archive, enable="source")
     assert result.ok and len(result.imported) == 25, result.failed
     ca, cb = sim.company(0), sim.company(1)
+    hooks = [f for f in ca.flows.values() if f.get("_webhooks")]
+    assert hooks and any(f"#{f['id']}): webhook {f['_webhooks'][0]['url']}" in " ".join(result.setup) for f in hooks)
     mapping = imported_map(archive, "company-b")
     assert sorted(mapping) == sorted(ca.flows) and sorted(mapping.values()) == sorted(cb.flows)
     for src, tgt in mapping.items():

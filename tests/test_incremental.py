@@ -159,3 +159,16 @@ def test_full_runs_on_request_on_schedule_and_after_the_archive_moved(server: An
                                                         (2000, 0.02, 40), (10, 0.0, 1), (10, 1.0, 10)])
 def test_the_sample_is_the_configured_share_and_at_least_one(unchanged: int, rate: float, size: int) -> None:
     assert sample_size(unchanged, rate) == size
+
+
+def test_webhooks_and_deployments_show_in_diff(server: Any, config: Path, exported: Path, runner: CliRunner) -> None:
+    company, state = server.sim.company(0), server.sim.state
+    fid = next(f for f in sorted(company.flows) if len(state.flow_version_ids(company, f)) == 3
+               and any(company.versions[v]["status"] == "Deployed" for v in state.flow_version_ids(company, f)))
+    hook = state.create_relation(company, fid, "webhooks", {"status": "active", "format": "xml"})
+    draft = state.flow_version_ids(company, fid)[-1]
+    state.update_version(company, fid, draft, {"deployed_at": "2026-11-28T01:00:00Z"})
+    assert cli(runner, "export", "--config", config, "-p", "company-a", "-a", exported).exit_code == 0
+    out = cli(runner, "diff", "--archive", exported, "HEAD~1", "HEAD").output
+    assert f"webhooks: added '{hook['url']}'" in out
+    assert f"deployments: added version {draft} in production" in out and "deployments: removed version" in out

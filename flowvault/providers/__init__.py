@@ -64,6 +64,10 @@ class Provider(Protocol):
         """Refuse (UsageError) the parts of a map file that do not apply to this vendor."""
         ...
 
+    def checklist(self, settings: dict[str, Any]) -> list[str]:
+        """What an import cannot restore for a flow (from its archived settings), for the setup checklist."""
+        ...
+
     async def inventory(self, api: ApiClient) -> Inventory:
         """The target's flows and the resources it exposes by name."""
         ...

@@ -77,6 +77,9 @@ class Ocp:
              rules: Rules) -> tuple[list[Ref], list[Ref], list[Ref]]:
         return [], [], []
 
+    def checklist(self, settings: dict[str, Any]) -> list[str]:
+        return []
+
     def check_map(self, mapping: MapFile, where: str) -> None:
         other = sorted(set(mapping.ids) - {"flow"})
         if other:

@@ -32,6 +32,8 @@ LISTING_INCLUDES = ("labels", "versions", "versions.schedules", "versions.variab
                     "notificationGroups", "messageBrokers", "messageBrokerQueues", "deployments.virtualEnvironment")
 LISTING = {"include": ",".join(LISTING_INCLUDES), "sort": "id"}
 #: relations the listing carries → the per-flow list endpoint when it did not (None: the reference has none)
+#: relations import recreates (POST /flows/{flow}/<name>), with the fields the reference documents for it
+RESTORED = {"webhooks": ("status", "format", "body"), "callbacks": ("status", "format")}
 RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGroups": None,
              "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
 VERSION_INCLUDE = "steps,variables,schedules"
@@ -185,6 +187,26 @@ class Patchworks:
     def check_map(self, mapping: MapFile, where: str) -> None:
         """Every section of a map file applies to Patchworks."""
 
+    def checklist(self, settings: dict[str, Any]) -> list[str]:
+        """What an import cannot restore for a flow and someone must set up in the target."""
+        out = []
+        for hook in _carried(settings, "webhooks") or []:
+            if isinstance(hook, dict):
+                out.append(f"webhook {hook.get('url') or '#' + str(hook.get('id'))}: recreated with the target's "
+                           "own URL (tell its callers)" + ("; set its HMAC secret key" if hook.get("hmac_algorithm")
+                                                           else ""))
+        for name, what in (("notificationGroups", "notification group"), ("messageBrokers", "message broker"),
+                           ("messageBrokerQueues", "message broker queue")):
+            for item in _carried(settings, name) or []:
+                if isinstance(item, dict):
+                    out.append(f"{what} '{item.get('name') or item.get('id')}': attach it in the target "
+                               "(no documented endpoint)")
+        for d in _carried(settings, "deployments") or []:
+            env = d.get("virtual_environment") or d.get("virtualEnvironment") if isinstance(d, dict) else None
+            if isinstance(env, dict):
+                out.append(f"deployment in virtual environment '{env.get('name')}': deploy it there in the target")
+        return out
+
     async def inventory(self, api: ApiClient) -> Inventory:
         flows, _ = await api.paginate(FLOWS, {"sort": "id"})
         by_name: dict[str, dict[str, list[int]]] = {}
@@ -285,6 +307,10 @@ class Patchworks:
             crons = [str(s["cron_string"]) for s in v.get("schedules") or [] if s.get("cron_string")]
             if crons and it in target_versions:
                 await _sync_schedules(api, target_versions[it], crons, fresh)
+        for name, fields in RESTORED.items():  # the relations the reference documents a create for
+            items = [x for x in _carried(flow.settings, name) or [] if isinstance(x, dict)]
+            bodies = [{k: x.get(k) for k in fields if not is_hidden(x.get(k))} for x in items]
+            await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
         notes: list[str] = []
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
@@ -320,22 +346,33 @@ class Patchworks:
 
 
 async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:
-    """Create the schedules the target version lacks (idempotent: compares cron strings)."""
-    path = f"/api/v1/flow-versions/{version_id}/schedules"
+    await _sync_items(api, f"/api/v1/flow-versions/{version_id}/schedules", [{"cron_string": c} for c in crons],
+                      fresh)
+
+
+async def _sync_items(api: ApiClient, path: str, bodies: list[dict[str, Any]], fresh: bool) -> None:
+    """Create the items (schedules, webhooks, callbacks) the target lacks. Idempotent: an item
+    counts as there when the target lists one with the same values for the body's fields, as
+    often as the archive has it; each create is checked before it is retried (never twice)."""
+    def key(item: Any) -> str:
+        return repr(sorted((k, item.get(k)) for k in bodies[0])) if isinstance(item, dict) else repr(item)
 
     async def have() -> list[str]:
         existing, _ = await api.paginate(path)
-        return [str(s.get("cron_string")) for s in existing]
+        return [key(x) for x in existing]
 
+    if not bodies:
+        return
     current = [] if fresh else await have()
-    for cron in crons:
-        if cron in current:
-            current.remove(cron)
+    for body in bodies:
+        k = key(body)
+        if k in current:
+            current.remove(k)
             continue
-        before = (await have()).count(cron) if not fresh else 0
+        before = (await have()).count(k) if not fresh else 0
 
-        async def created(cron: str = cron, before: int = before) -> Any:
-            return {"exists": True} if (await have()).count(cron) > before else None
+        async def created(k: str = k, before: int = before) -> Any:
+            return {"exists": True} if (await have()).count(k) > before else None
 
-        await api.create_once(path, {"cron_string": cron}, created)
+        await api.create_once(path, body, created)
         fresh = False

@@ -239,6 +239,8 @@ class Simulator:
             Route("/api/v1/flows/{flow}/versions", r(self.list_versions), methods=["GET"]),
             Route("/api/v1/flows/{flow}/webhooks", r(self.list_relation("webhooks")), methods=["GET"]),
             Route("/api/v1/flows/{flow}/callbacks", r(self.list_relation("callbacks")), methods=["GET"]),
+            Route("/api/v1/flows/{flow}/webhooks", r(self.create_relation("webhooks")), methods=["POST"]),
+            Route("/api/v1/flows/{flow}/callbacks", r(self.create_relation("callbacks")), methods=["POST"]),
             Route("/api/v1/flows/{flow}/versions", r(self.create_version), methods=["POST"]),
             Route("/api/v1/flows/{flow}/versions/{version}", r(self.get_version), methods=["GET"]),
             Route("/api/v1/flows/{flow}/versions/{version}", r(self.update_version), methods=["PUT"]),
@@ -469,6 +471,11 @@ class Simulator:
     def list_relation(self, name: str) -> Handler:
         async def handler(request: Request, c: Company) -> Any:
             return paginate(request, self.state.relation(c, request.path_params["flow"], name))
+        return handler
+
+    def create_relation(self, name: str) -> Handler:
+        async def handler(request: Request, c: Company) -> Any:
+            return {"data": self.state.create_relation(c, request.path_params["flow"], name, request.state.body)}
         return handler
 
     async def create_version(self, request: Request, c: Company) -> Any:

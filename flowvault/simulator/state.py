@@ -144,6 +144,22 @@ class State:
     def relation(self, c: Company, flow_id: Any, name: str) -> list[dict[str, Any]]:
         return copy.deepcopy(self.flow(c, flow_id).get(RELATIONS[name], []))
 
+    def create_relation(self, c: Company, flow_id: Any, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A new webhook or callback (the fields the reference documents for its create)."""
+        f = self.flow(c, flow_id)
+        errors = {k: [f"The selected {k} is invalid."] for k in ("status", "format")
+                  if k in body and body[k] not in ({"active", "inactive"} if k == "status" else {"json", "xml"})}
+        if errors:
+            raise SimError(422, "The given data was invalid.", errors)
+        item: dict[str, Any] = {"id": self.next_id(), "status": body.get("status", "active"),
+                                "format": body.get("format", "json")}
+        if name == "webhooks":
+            item |= {"body": body.get("body"), "url": f"https://hooks.example.test/{c.id}-{item['id']}",
+                     "hmac_algorithm": None, "hmac_secret_key": None}
+        f.setdefault(RELATIONS[name], []).append(item)
+        f["updated_at"] = stamp()
+        return item
+
     def touch(self, c: Company, version_id: int) -> None:
         """Mark a version edited (its update stamp), as the API does on any change to it."""
         c.versions[version_id]["updated_at"] = stamp()
