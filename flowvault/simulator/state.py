@@ -147,7 +147,7 @@ class State:
     def create_relation(self, c: Company, flow_id: Any, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A new webhook or callback (the fields the reference documents for its create)."""
         f = self.flow(c, flow_id)
-        errors = {k: [f"The selected {k} is invalid."] for k in ("status", "format")
+        errors: dict[str, list[str]] = {k: [f"The selected {k} is invalid."] for k in ("status", "format")
                   if k in body and body[k] not in ({"active", "inactive"} if k == "status" else {"json", "xml"})}
         if errors:
             raise SimError(422, "The given data was invalid.", errors)
