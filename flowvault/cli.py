@@ -228,6 +228,18 @@ def history(archive_dir: Path, flow: str | None) -> None:
 
 
 @main.command()
+@click.option("--archive", "-a", "archive_dir", type=click.Path(path_type=Path), required=True,
+              help="An archive, or a folder holding one archive per profile.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (local by default).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+def ui(archive_dir: Path, host: str, port: int) -> None:
+    """Review the archive in a browser: each flow's step graph, history, diffs, deleted flows."""
+    from .ui.web import serve
+
+    serve(archive_dir, host, port, click.echo)
+
+
+@main.command()
 @archive_option
 def deleted(archive_dir: Path) -> None:
     """List flows present in history but not at HEAD, with the last commit that had them."""
@@ -263,7 +275,8 @@ def verify(archive_dir: Path, at: str | None) -> None:
 @click.option("--profile", "-p", default=None, help="Compare the live company with the archive.")
 @archive_option
 @click.argument("revs", nargs=-1, metavar="[REV1 [REV2]]")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
+              help="html: one self-contained page with each changed flow's step graph (revisions only).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when there are differences (like git diff).")
 def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs: tuple[str, ...], fmt: str,
          exit_code: bool) -> None:
@@ -273,6 +286,20 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
 
     if len(revs) > 2 or (profile and len(revs) > 1):
         raise click.UsageError("give at most two revisions, or one with --profile")
+    if fmt == "html":
+        if profile:
+            raise click.UsageError("--format html compares archive revisions; export first, then diff the commits")
+        from .ui.pages import diff_page, find_archives
+
+        name = next(iter(find_archives(archive_dir)))
+        click.echo(diff_page(name, archive_dir, revs[0] if revs else "HEAD", revs[1] if len(revs) > 1 else None,
+                             standalone=True))
+        if exit_code:
+            result = run_diff(archive_dir, revs, None)
+            if not result.empty:
+                raise Different(f"{len(result.added)} added, {len(result.removed)} removed, "
+                                f"{len(result.changed)} changed")
+        return
     prof = load_config(config_path).profile(profile) if profile else None
     result = run_diff(archive_dir, revs, prof)
     for note in result.notes:

@@ -50,9 +50,14 @@ def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = p
         with sim.state.lock:
             edited = company.flows[ids[0]]
             sim.state.update_flow(company, ids[0], {"flow": {"description": "edited in the demo", "priority": 1}})
+            vid = sim.state.flow_version_ids(company, ids[0])[-1]
+            step = company.versions[vid]["steps"][0]
+            step["config"] = {**(step.get("config") or {}), "edited_in_demo": True}
+            sim.state.touch(company, vid)
             deleted = company.flows[ids[1]]["name"]
             sim.state.delete_flow(company, ids[1])
-        echo(f"\n2) in the company: edited '{edited['name']}', deleted '{deleted}'; export again")
+        echo(f"\n2) in the company: edited '{edited['name']}' (its settings, and step '{step['name']}' of version "
+             f"{vid}), deleted '{deleted}'; export again")
         run_export(profile, archive, reporter=Reporter("text"))
 
     history = History.open(archive)
@@ -62,3 +67,5 @@ def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = p
         echo("\n".join(stat[:14] + ([f"    … {len(stat) - 16} more files"] if len(stat) > 16 else []) + stat[-1:]))
         echo("")
     echo(f"Try: git -C {archive} log --stat   |   the archive is plain JSON under {archive}/flows/")
+    echo(f"See it: flowvault ui --archive {archive}   (the edit as a marked step, the deleted flow with its "
+         "restore command)")

@@ -1,0 +1,223 @@
+"""The review pages as HTML: overview, flow, diff, deleted flows (Jinja2 templates, autoescaped).
+
+Read-only: every page reads the archive's git history (``History``/``Snapshot``) and never
+writes. Used by the local web app (``flowvault ui``) and by ``flowvault diff --format html``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from ..archive import FLOWS_DIR, Snapshot, id_key
+from ..errors import ArchiveError, UsageError
+from ..history import Commit, History
+from ..snapshots import open_snapshot
+from .model import changes, masked, shown, step_graph, step_marks
+
+ENV = Environment(loader=PackageLoader("flowvault.ui", "templates"), autoescape=select_autoescape(default=True),
+                  trim_blocks=True, lstrip_blocks=True)
+ENV.filters["shown"] = shown
+DETAILED = 100  # changed flows drawn in full on one diff page; the rest are listed
+RELATIONS = ("labels", "webhooks", "callbacks", "notificationGroups", "notification_groups", "messageBrokers",
+             "message_brokers", "messageBrokerQueues", "message_broker_queues", "deployments")
+
+
+def find_archives(root: Path) -> dict[str, Path]:
+    """The archives under ``root``: itself, or each folder in it that is one (ROOT/<profile>)."""
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder")
+    if (root / ".git").exists() or (root / "manifest.json").exists():
+        return {root.resolve().name or "archive": root}
+    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and (p / ".git").exists()}
+    if not found:
+        raise UsageError(f"{root}: not a flowvault archive, and holds no archive folders")
+    return found
+
+
+def render(template: str, **context: Any) -> str:
+    return ENV.get_template(template).render(**context)
+
+
+def _status(commit: Commit | None) -> str:
+    if commit is None:
+        return "no run yet"
+    return "partial" if "failed" in commit.summary or "failed" in commit.message.split("\n\n", 1)[0] else "ok"
+
+
+# -- overview -------------------------------------------------------------------------
+
+
+def overview(archives: dict[str, Path], base: str = "") -> str:
+    cards = []
+    for name, root in archives.items():
+        history = History.open(root)
+        commits = history.log(max_count=8)
+        flows: list[dict[str, Any]] = []
+        source: Any = {}
+        if commits:
+            snap = open_snapshot(history, "HEAD")
+            source = snap.manifest.get("source") or {}
+            flows = [{"id": fid, "name": e.get("name"), "versions": e.get("versions")}
+                     for fid, e in sorted(snap.flows.items(), key=lambda kv: (str(kv[1].get("name")), kv[0]))]
+        cards.append({"name": name, "commits": commits, "flows": flows, "source": source,
+                      "status": _status(commits[0] if commits else None)})
+    return render("overview.html", cards=cards, base=base, title="flowvault archives")
+
+
+# -- flow page ------------------------------------------------------------------------
+
+
+def _versions(snap: Snapshot, fid: str) -> list[tuple[str, dict[str, Any]]]:
+    entry = snap.flows[fid]
+    rels = sorted((r for r in entry["files"] if r.startswith("versions/")),
+                  key=lambda r: id_key(r.removeprefix("versions/").removesuffix(".json")))
+    out = []
+    for rel in rels:
+        doc = snap.read_json(fid, rel)
+        out.append((rel.removeprefix("versions/").removesuffix(".json"), doc if isinstance(doc, dict) else {}))
+    return out
+
+
+def flow_page(name: str, root: Path, fid: str, rev: str | None, base: str = "") -> str:
+    history = History.open(root)
+    snap = open_snapshot(history, rev or "HEAD")
+    if fid not in snap.flows:
+        raise UsageError(f"{snap.where}: no flow #{fid}")
+    settings = snap.read_json(fid, "flow.json")
+    settings = masked(settings if isinstance(settings, dict) else {})
+    versions = []
+    previous_id = None
+    for vid, doc in _versions(snap, fid):
+        versions.append({"id": vid, "doc": masked(doc), "graph": Markup(step_graph(doc.get("steps") or [])),
+                         "previous": previous_id})
+        previous_id = vid
+    plain = {k: v for k, v in settings.items() if k not in RELATIONS and not isinstance(v, (dict, list))}
+    relations = {k: settings[k] for k in RELATIONS if isinstance(settings.get(k), list)}
+    commits = history.log([f"{FLOWS_DIR}/{fid}-*"])
+    return render("flow.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), rev=rev,
+                  settings=plain, relations=relations, versions=versions, commits=commits, base=base,
+                  title=f"{snap.flows[fid].get('name')} (#{fid})")
+
+
+def version_diff_page(name: str, root: Path, fid: str, rev: str | None, old_vid: str, new_vid: str,
+                      base: str = "") -> str:
+    """One version against another of the same flow (e.g. the previous one)."""
+    snap = open_snapshot(History.open(root), rev or "HEAD")
+    if fid not in snap.flows:
+        raise UsageError(f"{snap.where}: no flow #{fid}")
+    docs = dict(_versions(snap, fid))
+    if old_vid not in docs or new_vid not in docs:
+        raise UsageError(f"{snap.where}: flow #{fid} has no version {old_vid if old_vid not in docs else new_vid}")
+    block = _version_block(new_vid, docs[old_vid], docs[new_vid], across_versions=True)
+    return render("vdiff.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), old=old_vid,
+                  new=new_vid, block=block, base=base, title=f"version {old_vid} → {new_vid}")
+
+
+# -- diff -----------------------------------------------------------------------------
+
+
+@dataclass
+class FlowChange:
+    fid: str
+    name: str
+    settings: Any = None
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+
+def _version_block(vid: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
+                   across_versions: bool = False) -> dict[str, Any]:
+    if new is None:
+        assert old is not None
+        graph = step_graph([], {}, list(old.get("steps") or []))
+        return {"id": vid, "status": "removed", "graph": Markup(graph), "changes": changes(old, {})}
+    if old is None:
+        steps = new.get("steps") or []
+        marks = {str(s.get("id")): "added" for s in steps if isinstance(s, dict)}
+        return {"id": vid, "status": "added", "graph": Markup(step_graph(steps, marks)), "changes": changes({}, new)}
+    marks, removed = step_marks(old.get("steps") or [], new.get("steps") or [], across_versions)
+    graph = Markup(step_graph(new.get("steps") or [], marks, removed))
+    if across_versions:  # the fields, not the IDs each version has of its own
+        old, new = _without_ids(old), _without_ids(new)
+    return {"id": vid, "status": "changed", "graph": graph, "changes": changes(old, new)}
+
+
+def _without_ids(doc: dict[str, Any]) -> dict[str, Any]:
+    skip = {"id", "iteration", "flow_version_id", "created_at", "deployed_at", "status"}
+    out = {k: v for k, v in doc.items() if k not in skip}
+    out["steps"] = [{k: v for k, v in s.items() if k != "id"} if isinstance(s, dict) else s
+                    for s in doc.get("steps") or []]
+    return out
+
+
+def compare(old: Snapshot | None, new: Snapshot, only: str | None = None) -> dict[str, Any]:
+    """Added, removed and changed flows between two snapshots (the manifests' checksums tell
+    which flows to read), with the graphs and paths of up to DETAILED changed flows."""
+    a = old.flows if old is not None else {}
+    b = new.flows
+    ids = [only] if only else sorted(set(a) | set(b), key=id_key)
+    added = [(f, b[f].get("name")) for f in ids if f in b and f not in a]
+    removed = [(f, a[f].get("name")) for f in ids if f in a and f not in b]
+    differing = [f for f in ids if f in a and f in b and a[f].get("files") != b[f].get("files")]
+    detailed: list[FlowChange] = []
+    for fid in differing[:DETAILED]:
+        assert old is not None
+        change = FlowChange(fid, str(b[fid].get("name")))
+        s_old, s_new = old.read_json(fid, "flow.json"), new.read_json(fid, "flow.json")
+        settings = changes(s_old, s_new)
+        change.settings = settings if settings.real or settings.cosmetic else None
+        v_old, v_new = dict(_versions(old, fid)), dict(_versions(new, fid))
+        for vid in sorted(set(v_old) | set(v_new), key=id_key):
+            if v_old.get(vid) != v_new.get(vid):
+                change.versions.append(_version_block(vid, v_old.get(vid), v_new.get(vid)))
+        if change.settings is None and not change.versions:
+            change.note = "only the export document differs"
+        detailed.append(change)
+    return {"added": added, "removed": removed, "changed": detailed,
+            "more": [(f, b[f].get("name")) for f in differing[DETAILED:]], "changed_count": len(differing)}
+
+
+def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *, only: str | None = None,
+              base: str = "", standalone: bool = False) -> str:
+    """The diff of two revisions (``new_rev`` None: the work tree; ``old_rev`` "" : nothing)."""
+    history = History.open(root)
+    old = None if old_rev == "" else open_snapshot(history, old_rev)
+    new = open_snapshot(history, new_rev)
+    data = compare(old, new, only)
+    return render("diff.html", archive=name, old=old.where if old else "(nothing)", new=new.where,
+                  d=data, base=base, standalone=standalone, title=f"diff {name}")
+
+
+def parent_of(root: Path, sha: str) -> str:
+    """The revision before ``sha`` for a diff link, or "" for the first commit."""
+    history = History.open(root)
+    try:
+        return history.resolve(f"{sha}~1")
+    except (UsageError, ArchiveError):
+        return ""
+
+
+# -- deleted flows ---------------------------------------------------------------------
+
+
+def deleted_page(name: str, root: Path, base: str = "", config_hint: str = "flowvault.toml") -> str:
+    from ..actions.history import deleted_flows
+
+    history = History.open(root)
+    profile = "PROFILE"
+    if history.head() is not None:
+        source = open_snapshot(history, "HEAD").manifest.get("source")
+        if isinstance(source, dict) and source.get("profile"):
+            profile = str(source["profile"])
+    rows = [{"id": d.flow_id, "name": d.name, "commit": d.last_commit,
+             "command": " ".join(["flowvault", "restore", "--config", shlex.quote(config_hint), "--target",
+                                  shlex.quote(profile), "--archive", shlex.quote(str(root)), "--flow", d.flow_id,
+                                  "--at", d.last_commit.sha[:12]])}
+            for d in deleted_flows(root)]
+    return render("deleted.html", archive=name, rows=rows, base=base, title=f"deleted flows — {name}")

@@ -1,0 +1,107 @@
+"""``flowvault ui``: the review pages served by Starlette/uvicorn on 127.0.0.1, read-only.
+
+Only archives found at start are served, by their folder name; a request names an archive,
+a flow ID and revisions, never a path. Errors a user can cause (an unknown flow or
+revision) are a 404 page with one line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ..errors import FlowvaultError
+from . import pages
+
+_SAFE = re.compile(r"^[A-Za-z0-9._~^-]{1,80}$")  # revisions and IDs as a URL may give them
+
+
+def create_app(root: Path) -> Starlette:
+    archives = pages.find_archives(root)
+
+    def page(build: Callable[[Request], str]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return HTMLResponse(build(request))
+            except FlowvaultError as e:
+                return HTMLResponse(pages.render("base.html", title="not found", archive=None, base="")
+                                    .replace("<main>\n", f"<main>\n<p>{_esc(str(e))}</p>"), status_code=404)
+        return endpoint
+
+    def archive(request: Request) -> tuple[str, Path]:
+        name = request.path_params["archive"]
+        if name not in archives:
+            raise FlowvaultError(f"no archive named '{name}' here")
+        return name, archives[name]
+
+    def param(request: Request, key: str) -> str | None:
+        value = request.query_params.get(key) or request.path_params.get(key)
+        if value is not None and not _SAFE.match(value):
+            raise FlowvaultError(f"'{key}' is not a revision or ID")
+        return value
+
+    def overview(request: Request) -> str:
+        return pages.overview(archives)
+
+    def flow(request: Request) -> str:
+        name, path = archive(request)
+        return pages.flow_page(name, path, str(param(request, "fid")), param(request, "rev"))
+
+    def versions(request: Request) -> str:
+        name, path = archive(request)
+        return pages.version_diff_page(name, path, str(param(request, "fid")), param(request, "rev"),
+                                       str(param(request, "old")), str(param(request, "new")))
+
+    def diff(request: Request) -> str:
+        name, path = archive(request)
+        new = param(request, "to") or "HEAD"
+        old = param(request, "from")
+        if old is None:
+            old = pages.parent_of(path, new)
+        return pages.diff_page(name, path, old, new, only=param(request, "flow"))
+
+    def commit(request: Request) -> str:
+        name, path = archive(request)
+        sha = str(param(request, "sha"))
+        return pages.diff_page(name, path, pages.parent_of(path, sha), sha, only=param(request, "flow"))
+
+    def deleted(request: Request) -> str:
+        name, path = archive(request)
+        return pages.deleted_page(name, path)
+
+    return Starlette(routes=[
+        Route("/", page(overview)),
+        Route("/a/{archive}/flow/{fid}", page(flow)),
+        Route("/a/{archive}/flow/{fid}/versions/{old}..{new}", page(versions)),
+        Route("/a/{archive}/diff", page(diff)),
+        Route("/a/{archive}/commit/{sha}", page(commit)),
+        Route("/a/{archive}/deleted", page(deleted)),
+    ])
+
+
+def _esc(text: str) -> str:
+    from html import escape
+
+    return escape(text)
+
+
+def serve(root: Path, host: str, port: int, echo: Callable[[str], None]) -> None:
+    """Bind first (a taken port is an OSError the CLI reports in one line), print the URL, serve."""
+    import socket
+
+    import uvicorn
+
+    app = create_app(root)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    shown_host = f"[{host}]" if ":" in host else host
+    echo(f"flowvault ui: http://{shown_host}:{sock.getsockname()[1]}/  (read-only; Ctrl-C to stop)")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server.run(sockets=[sock])

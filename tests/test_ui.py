@@ -1,0 +1,164 @@
+"""The review UI as a person uses it: ``flowvault ui`` started as a command, pages opened in a
+real browser (the OS's Chromium, driven by Playwright), assertions on what is seen."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import manifest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed (.ci/run installs it: apt-get install chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def flowvault(*args: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flowvault", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
+    """An archive after a night with a step edit, a deleted flow and a flow renamed to HTML, its
+    secret values kept in plain text (the pages must still never show them)."""
+    archive = tmp_path / "archive"
+    args = ("export", "--config", config, "-p", "company-a", "-a", archive, "--keep-secrets")
+    first = flowvault(*args)  # a child process, as cron runs it (Playwright holds this thread's event loop)
+    assert first.returncode == 0, first.stdout + first.stderr
+    company, state = server.sim.company(0), server.sim.state
+    ids = sorted(company.flows)
+    edited = ids[2]
+    vid = state.flow_version_ids(company, edited)[-1]
+    step = company.versions[vid]["steps"][1]
+    step["config"] = {**step["config"], "page_size": 999}
+    state.touch(company, vid)
+    state.update_flow(company, ids[4], {"flow": {"name": HOSTILE}})
+    gone = ids[6]
+    gone_name = company.flows[gone]["name"]
+    state.delete_flow(company, gone)
+    second = flowvault(*args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    secrets = {v["value"] for v in company.versions.values() for v in v["variables"] if v["secret"]}
+    secrets |= {h["hmac_secret_key"] for f in company.flows.values() for h in f.get("_webhooks", [])}
+    return {"archive": archive, "edited": edited, "vid": vid, "step": step["name"], "step_id": step["id"],
+            "gone": gone, "gone_name": gone_name, "hostile": ids[4], "secrets": secrets}
+
+
+@pytest.fixture
+def ui(reviewed: dict[str, Any]) -> Iterator[str]:
+    with subprocess.Popen([sys.executable, "-m", "flowvault", "ui", "--archive", str(reviewed["archive"]),
+                           "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, line
+        yield match.group(0).rstrip("/")
+        proc.terminate()
+
+
+def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+    page = browser.new_page()
+    page.goto(f"{ui}/a/archive/diff")
+    assert "1 to change" in page.locator(".plan").inner_text() or "2 to change" in page.locator(".plan").inner_text()
+    flow = page.locator(f'section.flow-change[data-flow="{reviewed["edited"]}"]')
+    changed = flow.locator('g.step[data-status="changed"]')
+    assert changed.count() == 1
+    assert changed.get_attribute("data-step-id") == str(reviewed["step_id"])
+    assert reviewed["step"][:20] in str(changed.text_content())
+    assert flow.locator("table.paths").inner_text().count("page_size") >= 1
+    assert "999" in flow.locator("table.paths").inner_text()
+    if os.environ.get("FLOWVAULT_SCREENSHOT"):  # documentation, taken once on request: docs/ui-diff.png
+        flow.screenshot(path=os.environ["FLOWVAULT_SCREENSHOT"])
+    page.close()
+
+
+def test_a_deleted_flow_shows_the_command_that_brings_it_back(browser: Any, ui: str,
+                                                              reviewed: dict[str, Any]) -> None:
+    page = browser.new_page()
+    page.goto(f"{ui}/")
+    page.get_by_role("link", name="deleted flows").first.click()
+    row = page.locator(f'tr[data-flow="{reviewed["gone"]}"]')
+    assert reviewed["gone_name"][:40] in row.inner_text()
+    command = row.locator("pre.restore").inner_text()
+    assert command.startswith("flowvault restore --config flowvault.toml --target company-a --archive ")
+    assert f"--flow {reviewed['gone']} --at " in command
+    page.close()
+
+
+def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+    page = browser.new_page()
+    page.goto(f"{ui}/")
+    entry = manifest(reviewed["archive"])["flows"][str(reviewed["edited"])]
+    page.get_by_role("link", name=entry["name"], exact=True).first.click()
+    assert page.locator("section.version").count() == entry["versions"]
+    assert page.locator("section.version svg.graph g.step").count() >= entry["versions"] * 2
+    assert page.locator("table.history tr").count() == 2  # the first export and the edit
+    page.get_by_role("link", name=re.compile("^against version")).last.click()
+    assert page.locator('g.step[data-status="changed"]').count() >= 1
+    page.close()
+
+
+def test_no_secret_value_reaches_any_page(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+    page = browser.new_page()
+    seen = []
+    for path in ["/", "/a/archive/diff", "/a/archive/deleted",
+                 *(f"/a/archive/flow/{fid}" for fid in manifest(reviewed["archive"])["flows"])]:
+        page.goto(ui + path)
+        seen.append(page.content())
+    html = "\n".join(seen)
+    assert reviewed["secrets"] and not [s for s in reviewed["secrets"] if s in html]
+    assert "(secret)" in html
+    page.close()
+
+
+def test_a_hostile_flow_name_renders_as_text(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+    page = browser.new_page()
+    for path in ("/", f"/a/archive/flow/{reviewed['hostile']}", "/a/archive/diff"):
+        page.goto(ui + path)
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("main img, main script").count() == 0
+        assert HOSTILE in page.locator("main").inner_text()
+    page.close()
+
+
+def test_unknown_flows_and_revisions_are_one_line_404s(browser: Any, ui: str) -> None:
+    page = browser.new_page()
+    for path in ("/a/archive/flow/424242", "/a/archive/commit/not-a-rev", "/a/nope/diff",
+                 "/a/archive/diff?from=$(reboot)"):
+        response = page.goto(ui + path)
+        assert response is not None and response.status == 404
+        assert "Traceback" not in page.content()
+    page.close()
+
+
+def test_diff_as_one_self_contained_html_page(reviewed: dict[str, Any]) -> None:
+    out = flowvault("diff", "--archive", reviewed["archive"], "HEAD~1", "HEAD", "--format", "html")
+    assert out.returncode == 0, out.stderr
+    html = out.stdout
+    assert html.startswith("<!doctype html>") and "<header>" not in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing from the internet
+    assert f'data-step-id="{reviewed["step_id"]}" data-status="changed"' in html
+    assert not [s for s in reviewed["secrets"] if s in html]
+    assert HOSTILE not in html and "&lt;script&gt;" in html
