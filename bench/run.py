@@ -26,6 +26,7 @@ from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
 from .baseline import sequential_export
 from .limit import limit_steps, print_limit
+from .ui import print_ui, ui_steps
 
 
 @dataclass
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.limit != "off":
         limit_steps(flowvault, work, results, save, flows=a.flows, small=a.limit_small_flows, versions=a.versions)
+        ui_steps(work / "limit-window", results, save)
     if a.limit == "only":
         a.skip_main, a.scale_flows = True, 0
     if not a.skip_main:
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results)
     if "limit" in results:
         print_limit(results["limit"])
+    if "ui" in results:
+        print_ui(results["ui"])
     print(json.dumps(results))
     return 0
 

@@ -99,6 +99,9 @@ def test_report_and_heartbeat_on_success_and_partial_failure(server: Any, tmp_pa
     data = orjson.loads(report.read_bytes())["profiles"]["company-a"]
     assert data["status"] == "partial" and len(data["failed"]) == 1 and len(data["changed"]) == 1
     assert pings.hits[-1][:2] == ("POST", "/ping/abc/fail") and "partial (exit 3)" in pings.hits[-1][2]
+    page = (tmp_path / "report.html").read_text()  # the night's commit as a page, beside the report
+    changed = sorted(server.sim.company(0).flows)[1]
+    assert "0 to add, 1 to change, 0 to remove" in page and f'data-flow="{changed}"' in page
 
 
 def test_unreachable_heartbeat_is_a_warning_not_a_failure(server: Any, config: Path, tmp_path: Path,

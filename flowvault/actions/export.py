@@ -229,6 +229,14 @@ def write_report(path: Path, outcomes: list[Outcome], started: dt.datetime) -> N
     atomic_write(path, dumps(report))
 
 
+def write_html_diff(archive: Path, commit: str, path: Path) -> None:
+    """The run's commit as one self-contained HTML page, beside the JSON report."""
+    from ..ui.pages import diff_page, parent_of
+
+    atomic_write(path, diff_page(archive.name, archive, parent_of(archive, commit), commit,
+                                 standalone=True).encode())
+
+
 def heartbeat(url: str, outcomes: list[Outcome], rep: Reporter) -> None:
     """healthchecks.io convention: GET URL on success, POST URL/fail with the summary otherwise.
     A heartbeat that cannot be delivered is a warning, never a reason to fail the backup."""
@@ -264,6 +272,11 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
         outcomes[0].seconds = time.monotonic() - clock
     if report_path is not None:
         write_report(report_path, outcomes, started)
+        for o in outcomes:
+            if o.result is not None and o.result.commit:
+                where = archive_dir if profile is not None else archive_dir / o.profile
+                name = f"{report_path.stem}.html" if profile is not None else f"{report_path.stem}.{o.profile}.html"
+                write_html_diff(where, o.result.commit, report_path.with_name(name))
     pings: dict[str, list[Outcome]] = {heartbeat_url: outcomes} if heartbeat_url else {}
     for o in outcomes:
         url = config.profiles[o.profile].heartbeat_url

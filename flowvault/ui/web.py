@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..errors import FlowvaultError
+from ..errors import FlowvaultError, UsageError
 from . import pages
 
 _SAFE = re.compile(r"^[A-Za-z0-9._~^-]{1,80}$")  # revisions and IDs as a URL may give them
@@ -37,13 +37,13 @@ def create_app(root: Path) -> Starlette:
     def archive(request: Request) -> tuple[str, Path]:
         name = request.path_params["archive"]
         if name not in archives:
-            raise FlowvaultError(f"no archive named '{name}' here")
+            raise UsageError(f"no archive named '{name}' here")
         return name, archives[name]
 
     def param(request: Request, key: str) -> str | None:
         value = request.query_params.get(key) or request.path_params.get(key)
         if value is not None and not _SAFE.match(value):
-            raise FlowvaultError(f"'{key}' is not a revision or ID")
+            raise UsageError(f"'{key}' is not a revision or ID")
         return value
 
     def overview(request: Request) -> str:
