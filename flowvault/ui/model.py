@@ -8,6 +8,7 @@ masking that keeps every secret value off a page.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -209,7 +210,7 @@ def _edges(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
             return float(p) if isinstance(p, (int, float)) else 0.0
 
         order = sorted(steps, key=place)
-        edges = [(_sid(x), _sid(y)) for x, y in zip(order, order[1:], strict=False)]
+        edges = [(_sid(x), _sid(y)) for x, y in itertools.pairwise(order)]
     return list(dict.fromkeys(edges))
 
 
