@@ -172,3 +172,15 @@ def test_webhooks_and_deployments_show_in_diff(server: Any, config: Path, export
     out = cli(runner, "diff", "--archive", exported, "HEAD~1", "HEAD").output
     assert f"webhooks: added '{hook['url']}'" in out
     assert f"deployments: added version {draft} in production" in out and "deployments: removed version" in out
+
+
+def test_a_run_of_selected_flows_keeps_the_others_fingerprints(server: Any, config: Path, exported: Path,
+                                                               runner: CliRunner) -> None:
+    one = str(sorted(server.sim.company(0).flows)[0])
+    base = ("export", "--config", config, "-p", "company-a", "-a", exported, "--log-format", "json")
+    chosen = cli(runner, *base, "--flow", one, "--full")
+    assert chosen.exit_code == 0, chosen.output
+    assert orjson.loads(chosen.output.strip().splitlines()[-1])["fetched"] == 1
+    nightly = cli(runner, *base)
+    summary = orjson.loads(nightly.output.strip().splitlines()[-1])
+    assert summary["full_run"] is None and summary["fetched"] == 1 and summary["unchanged"] == 19

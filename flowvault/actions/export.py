@@ -79,7 +79,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
                                             reporter=rep, workers=2 * (concurrency or profile.concurrency),
                                             incremental=incremental)
         commit_export(history, result, message)
-        save_fetch_state(history, profile, policy, result, incremental)
+        save_fetch_state(history, profile, policy, result, incremental, bool(flows))
     report_export(rep, result)
     if push and history.head() is not None:
         try:
@@ -145,18 +145,16 @@ def fetch_plan(history: History, profile: Profile, policy: Secrets, full: bool) 
 
 
 def save_fetch_state(history: History, profile: Profile, policy: Secrets, result: ExportResult,
-                     incremental: Incremental) -> None:
-    """Remember this run's fingerprints for the next one (after the commit they describe)."""
-    if result.failed or not result.complete:
-        known = {fid: mark for fid, mark in result.fingerprints.items() if fid in incremental.known}
-        last_full = incremental.last_full  # a partial run is not a full one
-    else:
-        known = result.fingerprints
-        last_full = dt.datetime.now(dt.UTC).isoformat(timespec="seconds") if result.full else incremental.last_full
-    if last_full is None:
-        known = {}
+                     incremental: Incremental, selected: bool) -> None:
+    """Remember this run's fingerprints for the next one (after the commit they describe).
+    A run of selected flows (``--flow``) or one with failures does not count as a full run."""
+    last_full = incremental.last_full
+    if result.full and not selected and not result.failed and result.complete:
+        last_full = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    # a failed flow has no fingerprint here: the next run fetches it again
+    marks = {**incremental.known, **result.fingerprints} if selected else result.fingerprints
     state = {"head": history.head(), "basis": fetch_basis(profile, policy), "last_full": last_full,
-             "flows": known}
+             "flows": marks}
     atomic_write(history.git_dir / FETCH_STATE, dumps(state))
 
 

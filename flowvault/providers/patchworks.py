@@ -53,8 +53,11 @@ def _carried(flow: dict[str, Any], name: str) -> list[Any] | None:
     """A relation as the listing returned it, under its include name or in snake case; None
     when the listing did not return it."""
     for key in (name, _snake(name)):
-        if isinstance(flow.get(key), list):
-            return flow[key]  # type: ignore[no-any-return]
+        value = flow.get(key)
+        if isinstance(value, dict) and isinstance(value.get("data"), list):  # a wrapped resource collection
+            value = value["data"]
+        if isinstance(value, list):
+            return value
     return None
 
 
@@ -97,9 +100,11 @@ class Patchworks:
             yield page
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
-        if _listed_versions(flow) is None or any(path and _carried(flow, name) is None
-                                                 for name, path in RELATIONS.items()):
+        listed = _listed_versions(flow)
+        if listed is None or any(path and _carried(flow, name) is None for name, path in RELATIONS.items()):
             return None  # the listing did not carry what an edit changes: always fetch
+        if not flow.get("updated_at") or not all(v.get("updated_at") or v.get("saved_at") for v in listed):
+            return None  # no update stamps: a step edit would not show in the listing
         return fingerprint(flow, allow)
 
     async def fetch(self, api: ApiClient, flow: dict[str, Any], secrets: Secrets) -> FlowRecord:
