@@ -8,6 +8,7 @@ minute, 429 with Retry-After and X-RateLimit-* on every reply) and as a token bu
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,7 @@ def limit_steps(flowvault: Any, work: Path, results: dict[str, Any], save: Any, 
             company.versions[vid]["steps"][0]["name"] = "edited for the nightly bench"
             state.touch(company, vid)
         run = export(archive)
-        body = subprocess.run(["git", "-C", str(archive), "log", "-1", "--format=%B"], capture_output=True,
-                              text=True).stdout
-        missing = [fid for fid in edited if f"(#{fid})" not in body]
+        missing = [fid for fid in edited if not _committed_edit(archive, fid, state.flow_version_ids(company, fid)[-1])]
         out["nightly_1pct_edited"] = figure(run, flows, edited=len(edited), edits_in_commit=len(edited) - len(missing))
         save("limit")
     with server(flows, versions, "bucket") as srv:
@@ -92,6 +91,16 @@ def limit_steps(flowvault: Any, work: Path, results: dict[str, Any], save: Any, 
         imp = flowvault("import", "--config", str(cfg), "-t", "company-b", "--archive", str(archive))
         out["import"] = figure(imp, small, imported=imp.summary["imported"], failed=imp.summary["failed"])
         save("limit")
+
+
+def _committed_edit(repo: Path, fid: int, vid: int) -> bool:
+    """Whether HEAD's copy of the version has the edit (read from git, not the work tree)."""
+    manifest = json.loads(subprocess.run(["git", "-C", str(repo), "show", "HEAD:manifest.json"],
+                                         capture_output=True, text=True).stdout)
+    folder = manifest["flows"][str(fid)]["folder"]
+    doc = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:flows/{folder}/versions/{vid}.json"],
+                         capture_output=True, text=True).stdout
+    return bool(doc) and json.loads(doc)["steps"][0]["name"] == "edited for the nightly bench"
 
 
 def _commits(repo: Path) -> int:

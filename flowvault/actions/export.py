@@ -123,25 +123,28 @@ def fetch_plan(history: History, profile: Profile, policy: Secrets, full: bool) 
         state = loads((history.git_dir / FETCH_STATE).read_bytes())
     except (OSError, ValueError):
         pass
-    if full:
-        return Incremental(full="--full", sample_rate=rate)
+    why: str | None = None
+    known: dict[str, str] = {}
+    last_full: str | None = None
     if not isinstance(state, dict) or not isinstance(state.get("flows"), dict):
-        return Incremental(full="first run in this archive (or its fetch state is gone)", sample_rate=rate)
-    if state.get("head") != history.head():
-        return Incremental(full="the archive's last commit is not the one the last run made", sample_rate=rate)
-    if state.get("basis") != fetch_basis(profile, policy):
-        return Incremental(full="the secret policy or the archive format changed since the last run",
-                           sample_rate=rate)
-    try:
-        last = dt.datetime.fromisoformat(str(state.get("last_full")))
-        age = (dt.datetime.now(dt.UTC) - last).total_seconds() / 86400
-    except (TypeError, ValueError):
-        age = float("inf")
-    if age >= profile.full_every_days:
-        return Incremental(full=f"the last full run was {age:.1f} days ago (full_every_days = "
-                                f"{profile.full_every_days:g})", sample_rate=rate)
-    return Incremental(known={str(k): str(v) for k, v in state["flows"].items()}, full=None, sample_rate=rate,
-                       last_full=str(state["last_full"]))
+        why = "first run in this archive (or its fetch state is gone)"
+    elif state.get("head") != history.head():
+        why = "the archive's last commit is not the one the last run made"
+    elif state.get("basis") != fetch_basis(profile, policy):
+        why = "the secret policy or the archive format changed since the last run"
+    else:
+        known = {str(k): str(v) for k, v in state["flows"].items()}
+        last_full = str(state["last_full"]) if state.get("last_full") else None
+        try:
+            age = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(str(last_full))).total_seconds() / 86400
+        except (TypeError, ValueError):
+            age = float("inf")
+        if age >= profile.full_every_days:
+            why = "no full run yet" if age == float("inf") else \
+                f"the last full run was {age:.1f} days ago (full_every_days = {profile.full_every_days:g})"
+    if full:
+        why = "--full"
+    return Incremental(known=known, full=why, sample_rate=rate, last_full=last_full)
 
 
 def save_fetch_state(history: History, profile: Profile, policy: Secrets, result: ExportResult,
