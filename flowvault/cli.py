@@ -232,11 +232,13 @@ def history(archive_dir: Path, flow: str | None) -> None:
               help="An archive, or a folder holding one archive per profile.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (local by default).")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
-def ui(archive_dir: Path, host: str, port: int) -> None:
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="The run report export --report writes: the overview shows each profile's last run from it.")
+def ui(archive_dir: Path, host: str, port: int, report_path: Path | None) -> None:
     """Review the archive in a browser: each flow's step graph, history, diffs, deleted flows."""
     from .ui.web import serve
 
-    serve(archive_dir, host, port, click.echo)
+    serve(archive_dir, host, port, click.echo, report_path)
 
 
 @main.command()

@@ -3,6 +3,7 @@ real browser (the OS's Chromium, driven by Playwright), assertions on what is se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import manifest
+from .conftest import manifest, write_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -66,16 +67,23 @@ def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
             "gone": gone, "gone_name": gone_name, "hostile": ids[4], "secrets": secrets}
 
 
-@pytest.fixture
-def ui(reviewed: dict[str, Any]) -> Iterator[str]:
-    with subprocess.Popen([sys.executable, "-m", "flowvault", "ui", "--archive", str(reviewed["archive"]),
-                           "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+@contextlib.contextmanager
+def started(archive: Path, *extra: Any) -> Iterator[str]:
+    """``flowvault ui`` as a user starts it; its URL (the first line it prints)."""
+    with subprocess.Popen([sys.executable, "-m", "flowvault", "ui", "--archive", str(archive), "--port", "0",
+                           *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
         assert match, line
         yield match.group(0).rstrip("/")
         proc.terminate()
+
+
+@pytest.fixture
+def ui(reviewed: dict[str, Any]) -> Iterator[str]:
+    with started(reviewed["archive"]) as url:
+        yield url
 
 
 def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
@@ -162,3 +170,24 @@ def test_diff_as_one_self_contained_html_page(reviewed: dict[str, Any]) -> None:
     assert f'data-step-id="{reviewed["step_id"]}" data-status="changed"' in html
     assert not [s for s in reviewed["secrets"] if s in html]
     assert HOSTILE not in html and "&lt;script&gt;" in html
+
+
+def test_the_overview_shows_the_last_run_from_the_report(browser: Any, server: Any, monkeypatch: Any,
+                                                         reviewed: dict[str, Any], tmp_path: Path) -> None:
+    """A night whose only news is a failure commits nothing: the run report still tells it."""
+    company = server.sim.company(0)
+    victim = sorted(company.flows)[0]
+    server.sim.failing_flows.add(victim)
+    server.sim.state.update_flow(company, victim, {"flow": {"description": "edited, then its export fails"}})
+    report = tmp_path / "last-run.json"
+    config = write_config(tmp_path / "no-retries.toml", server, monkeypatch, max_retries=0)
+    night = flowvault("export", "--config", config, "-p", "company-a", "-a", reviewed["archive"],
+                      "--keep-secrets", "--report", report)
+    assert night.returncode == 3, night.stdout + night.stderr
+    with started(reviewed["archive"], "--report", report) as url:
+        page = browser.new_page()
+        page.goto(url + "/")
+        assert page.locator(".run-status").inner_text() == "partial"
+        failed = page.locator("ul.run-failed").inner_text()
+        assert f"(#{victim})" in failed and "500" in failed
+        page.close()

@@ -40,20 +40,51 @@ def find_archives(root: Path) -> dict[str, Path]:
     return found
 
 
+def read_report(path: Path) -> dict[str, Any]:
+    """A run report written by ``export --report`` (read on each page load: it changes nightly)."""
+    from ..canonical import loads
+
+    try:
+        data = loads(path.read_bytes())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such run report") from None
+    except ValueError:
+        raise UsageError(f"{path}: not a flowvault run report (not JSON)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
+        raise UsageError(f"{path}: not a flowvault run report (no 'profiles')")
+    return data
+
+
 def render(template: str, **context: Any) -> str:
     return ENV.get_template(template).render(**context)
 
 
-def _status(commit: Commit | None) -> str:
+FAILED_LINE = "failed (kept previous copy): "
+
+
+def last_run(commit: Commit | None, report: dict[str, Any] | None, profile: str | None) -> dict[str, Any]:
+    """How the last run ended: from the run report (``--report``) when it covers this
+    archive's profile — it also knows runs that committed nothing — else from the last
+    commit's message (its subject counts failures, its body names them and why)."""
+    entry = (report or {}).get("profiles", {}).get(profile) if profile else None
+    if isinstance(entry, dict):
+        failed = entry.get("failed")
+        failed = failed if isinstance(failed, dict) else {}
+        return {"status": str(entry.get("status", "?")), "when": str((report or {}).get("finished_at", "")),
+                "failed": [f"{k}: {v}" for k, v in failed.items()], "error": entry.get("error"),
+                "source": "run report"}
     if commit is None:
-        return "no run yet"
-    return "partial" if "failed" in commit.summary or "failed" in commit.message.split("\n\n", 1)[0] else "ok"
+        return {"status": "no run yet", "when": "", "failed": [], "error": None, "source": ""}
+    failed = [line.removeprefix(FAILED_LINE) for line in commit.message.splitlines() if line.startswith(FAILED_LINE)]
+    partial = bool(failed) or " failed" in commit.summary
+    return {"status": "partial" if partial else "ok", "when": commit.date, "failed": failed, "error": None,
+            "source": "last commit"}
 
 
 # -- overview -------------------------------------------------------------------------
 
 
-def overview(archives: dict[str, Path], base: str = "") -> str:
+def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] | None = None) -> str:
     cards = []
     for name, root in archives.items():
         history = History.open(root)
@@ -65,8 +96,9 @@ def overview(archives: dict[str, Path], base: str = "") -> str:
             source = snap.manifest.get("source") or {}
             flows = [{"id": fid, "name": e.get("name"), "versions": e.get("versions")}
                      for fid, e in sorted(snap.flows.items(), key=lambda kv: (str(kv[1].get("name")), kv[0]))]
-        cards.append({"name": name, "commits": commits, "flows": flows, "source": source,
-                      "status": _status(commits[0] if commits else None)})
+        run = last_run(commits[0] if commits else None, report,
+                       str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
+        cards.append({"name": name, "commits": commits, "flows": flows, "source": source, "run": run})
     return render("overview.html", cards=cards, base=base, title="flowvault archives")
 
 
