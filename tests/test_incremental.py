@@ -184,3 +184,18 @@ def test_a_run_of_selected_flows_keeps_the_others_fingerprints(server: Any, conf
     nightly = cli(runner, *base)
     summary = orjson.loads(nightly.output.strip().splitlines()[-1])
     assert summary["full_run"] is None and summary["fetched"] == 1 and summary["unchanged"] == 19
+
+
+def test_a_server_that_refuses_the_includes_is_asked_again_without_them(server: Any, profile_a: Any,
+                                                                         tmp_path: Path) -> None:
+    """A query builder answers 400 for an include it does not allow (here: only those of the
+    reference's parameter list, which names neither `versions` nor `labels`)."""
+    run_export(profile_a, tmp_path / "honoured")
+    server.sim.allowed_listing_includes = {"latestVersion", "deployedVersion"}
+    server.sim.honour_version_include = None  # and the versions list refuses its include too
+    result = run_export(profile_a, tmp_path / "refused")
+    assert not result.failed and result.exported == 20 and result.complete
+    one, two = tree_bytes(tmp_path / "honoured"), tree_bytes(tmp_path / "refused")
+    assert {p: b for p, b in one.items() if "/versions/" in p or p.endswith("export.json")} == \
+        {p: b for p, b in two.items() if "/versions/" in p or p.endswith("export.json")}
+    assert any("returned no deployments" in w for w in result.warnings)

@@ -20,7 +20,7 @@ import anyio
 from ..archive import FlowRecord, build_record
 from ..canonical import Secrets, clean, fingerprint, is_hidden, is_secret, looks_like_credential
 from ..client import ApiClient
-from ..errors import NotFoundError, ProtocolError
+from ..errors import ApiError, NotFoundError, ProtocolError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..proof import differences
 from ..protocol import flow_id
@@ -31,6 +31,7 @@ FLOWS = "/api/v1/flows"
 LISTING_INCLUDES = ("labels", "versions", "versions.schedules", "versions.variables", "webhooks", "callbacks",
                     "notificationGroups", "messageBrokers", "messageBrokerQueues", "deployments.virtualEnvironment")
 LISTING = {"include": ",".join(LISTING_INCLUDES), "sort": "id"}
+LISTINGS = (LISTING, {"include": "labels", "sort": "id"}, {"sort": "id"})  # when a server refuses includes
 #: relations the listing carries → the per-flow list endpoint when it did not (None: the reference has none)
 #: relations import recreates (POST /flows/{flow}/<name>), with the fields the reference documents for it
 RESTORED = {"webhooks": ("status", "format", "body"), "callbacks": ("status", "format")}
@@ -88,7 +89,12 @@ class Patchworks:
     # -- export ------------------------------------------------------------------
 
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
-        return await api.paginate(FLOWS, LISTING)
+        items: list[Any] = []
+        totals = [0]
+        async for page, claimed in self.iter_flows(api):
+            items += page
+            totals.append(claimed)
+        return items, totals[-1]
 
     async def probe(self, api: ApiClient) -> str:
         reply = await api.get(FLOWS, {"per_page": 1})
@@ -96,8 +102,19 @@ class Patchworks:
         return f"key accepted, {total} flows"
 
     async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
-        async for page in api.iter_pages(FLOWS, LISTING):
-            yield page
+        """The listing with its documented includes; a server that refuses them (400/422, as a
+        query builder does for an include it does not allow) is asked again with fewer — what
+        the listing then lacks is fetched per flow."""
+        for n, params in enumerate(LISTINGS):
+            started = False
+            try:
+                async for page in api.iter_pages(FLOWS, params):
+                    started = True
+                    yield page
+                return
+            except ApiError as e:
+                if started or e.status not in (400, 422) or n == len(LISTINGS) - 1:
+                    raise
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
         listed = _listed_versions(flow)
@@ -122,7 +139,12 @@ class Patchworks:
             got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
 
         async def version_list() -> None:
-            got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
+            try:
+                got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
+            except ApiError as e:  # the include is not documented: a server may refuse it
+                if e.status not in (400, 422):
+                    raise
+                got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
 
         async def relation(name: str, path: str) -> None:
             settings[name], _ = await api.paginate(f"{FLOWS}/{fid}/{path}")

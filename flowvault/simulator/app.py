@@ -183,9 +183,11 @@ class Simulator:
         self.total_skew = 0  # added to meta.total of the flow listing (a lying server)
         self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
         self.version_ids: dict[int, Any] = {}  # version ID → what the versions list says instead (hostile IDs)
-        self.honour_version_include = True  # False: the versions list ignores ?include=
+        self.honour_version_include: bool | None = True  # False: ignores ?include=; None: refuses it (400)
         #: True: the flow listing honours every ?include=; False: none; a set: only those
         self.honour_listing_include: bool | set[str] = True
+        #: a set: the listing refuses (400) any other include, as a query builder does; None: ignores them
+        self.allowed_listing_includes: set[str] | None = None
         self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
@@ -361,6 +363,10 @@ class Simulator:
             return self._hostile_listing(request)
         q = request.query_params
         include = set(filter(None, q.get("include", "").split(",")))
+        refused = sorted(include - self.allowed_listing_includes) if self.allowed_listing_includes is not None else []
+        if refused:
+            raise SimError(400, f"Requested include(s) `{', '.join(refused)}` are not allowed. Allowed include(s) "
+                                f"are `{', '.join(sorted(self.allowed_listing_includes or ()))}`.")
         if self.honour_listing_include is not True:
             include &= self.honour_listing_include or set()
         flows = list(c.flows.values())
@@ -460,6 +466,8 @@ class Simulator:
         if request.query_params.get("sort") == "-created_at":
             versions.reverse()
         include = set(filter(None, request.query_params.get("include", "").split(",")))
+        if include and self.honour_version_include is None:
+            raise SimError(400, f"Requested include(s) `{', '.join(sorted(include))}` are not allowed.")
         if not self.honour_version_include:
             include = set()
         page = paginate(request, versions)
