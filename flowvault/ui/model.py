@@ -77,17 +77,37 @@ def _key_of(item: Any) -> str | None:
 
 def changes(a: Any, b: Any) -> Changes:
     """Every leaf that differs, as a parameter path (``versions[id=7].steps[id=9].config.mode``);
-    lists of objects are matched by their ID (or key, name…), so a move is not a change."""
+    lists of objects are matched by their ID (or key, name…), so a move is not a change. A
+    secret value is compared but never shown: ``(secret)`` → ``(secret, changed)``."""
     out = Changes()
-    _walk(masked(a), masked(b), "", out)
+    _walk(a, b, "", out, False)
     return out
 
 
-def _add(out: Changes, path: str, old: Any, new: Any) -> None:
+def _secret_keys(a: Any, b: Any) -> set[str]:
+    """The keys of a dict (on either side) whose string values are secret."""
+    out = set()
+    for d in (a, b):
+        if isinstance(d, dict):
+            flagged = is_secret(d.get("secret")) or looks_like_credential(d.get("key"))
+            for k, v in d.items():
+                if (k == "value" and flagged) or looks_like_credential(k) or is_hidden(v):
+                    out.add(k)
+    return out
+
+
+def _add(out: Changes, path: str, old: Any, new: Any, secret: bool = False) -> None:
     kind = "added" if old is _MISSING else "removed" if new is _MISSING else "changed"
     leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
     parts = {p.split("[", 1)[0] for p in path.split(".")}
-    change = Change(path, "" if old is _MISSING else _brief(old), "" if new is _MISSING else _brief(new), kind)
+    if secret:
+        before = "" if old is _MISSING else shown(old) if is_hidden(old) else "(secret)"
+        after = "" if new is _MISSING else (shown(new) if is_hidden(new) else "(secret)").rstrip(")") + \
+            (", changed)" if kind == "changed" else ")")
+    else:
+        before = "" if old is _MISSING else _brief(old)
+        after = "" if new is _MISSING else _brief(new)
+    change = Change(path, before, after, kind)
     (out.cosmetic if leaf in COSMETIC or parts & {"position", "layout", "canvas"} else out.real).append(change)
 
 
@@ -102,18 +122,19 @@ def _brief(v: Any) -> str:
     return shown(v) if isinstance(v, str) else repr(v)
 
 
-def _walk(a: Any, b: Any, path: str, out: Changes) -> None:
+def _walk(a: Any, b: Any, path: str, out: Changes, secret: bool) -> None:
     if a == b:
         return
     if isinstance(a, dict) and isinstance(b, dict):
+        hidden = _secret_keys(a, b)
         for k in sorted(set(a) | set(b), key=str):
             sub = f"{path}.{k}" if path else str(k)
             if k not in a:
-                _add(out, sub, _MISSING, b[k])
+                _add(out, sub, _MISSING, masked(b[k]) if k not in hidden else b[k], k in hidden)
             elif k not in b:
-                _add(out, sub, a[k], _MISSING)
+                _add(out, sub, masked(a[k]) if k not in hidden else a[k], _MISSING, k in hidden)
             else:
-                _walk(a[k], b[k], sub, out)
+                _walk(a[k], b[k], sub, out, k in hidden)
         return
     if isinstance(a, list) and isinstance(b, list):
         ka, kb = [_key_of(x) for x in a], [_key_of(x) for x in b]
@@ -122,22 +143,22 @@ def _walk(a: Any, b: Any, path: str, out: Changes) -> None:
             for k in [*ka, *(x for x in kb if x not in ma)]:
                 sub = f"{path}[{k}]"
                 if k not in mb:
-                    _add(out, sub, ma[k], _MISSING)
+                    _add(out, sub, masked(ma[k]), _MISSING)
                 elif k not in ma:
-                    _add(out, sub, _MISSING, mb[k])
+                    _add(out, sub, _MISSING, masked(mb[k]))
                 else:
-                    _walk(ma[k], mb[k], sub, out)
+                    _walk(ma[k], mb[k], sub, out, secret)
             return
         for i in range(max(len(a), len(b))):
             sub = f"{path}[{i}]"
             if i >= len(a):
-                _add(out, sub, _MISSING, b[i])
+                _add(out, sub, _MISSING, masked(b[i]))
             elif i >= len(b):
-                _add(out, sub, a[i], _MISSING)
+                _add(out, sub, masked(a[i]), _MISSING)
             else:
-                _walk(a[i], b[i], sub, out)
+                _walk(a[i], b[i], sub, out, secret)
         return
-    _add(out, path, a, b)
+    _add(out, path, a, b, secret or is_hidden(a) or is_hidden(b))
 
 
 # -- step graph ---------------------------------------------------------------------
