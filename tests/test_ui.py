@@ -191,3 +191,17 @@ def test_the_overview_shows_the_last_run_from_the_report(browser: Any, server: A
         failed = page.locator("ul.run-failed").inner_text()
         assert f"(#{victim})" in failed and "500" in failed
         page.close()
+
+
+def test_one_ui_for_a_root_of_profile_archives(server: Any, config: Path, tmp_path: Path) -> None:
+    import httpx
+
+    root = tmp_path / "archives"
+    done = flowvault("export", "--config", config, "--all-profiles", "--archive", root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with started(root) as url:
+        home = httpx.get(url + "/").text
+        assert 'data-archive="company-a"' in home and 'data-archive="company-b"' in home
+        fid = next(iter(manifest(root / "company-b")["flows"]))
+        assert httpx.get(f"{url}/a/company-b/flow/{fid}").status_code == 200
+        assert httpx.get(f"{url}/a/company-c/diff").status_code == 404
