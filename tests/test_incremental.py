@@ -199,3 +199,31 @@ def test_a_server_that_refuses_the_includes_is_asked_again_without_them(server: 
     assert {p: b for p, b in one.items() if "/versions/" in p or p.endswith("export.json")} == \
         {p: b for p, b in two.items() if "/versions/" in p or p.endswith("export.json")}
     assert any("returned no deployments" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(("dialect", "flag"), [("flat", "int"), ("relations", "string-1"),
+                                               ("config-json", "string-true"), ("other-ids", "yes"),
+                                               ("export-systems", "ON"), ("dangling", "bool")])
+def test_nightly_runs_in_every_dialect_and_flag_spelling(make_server: Any, tmp_path: Path, monkeypatch: Any,
+                                                         dialect: str, flag: str) -> None:
+    """One request a flow, a quiet night commits nothing, an edit lands, no secret value in git."""
+    server = make_server(flows=12, companies=1, dialect=dialect, secret_flag=flag)
+    prof = load_config(write_config(tmp_path / "fv.toml", server, monkeypatch)).profile("company-a")
+    archive = tmp_path / "archive"
+    first = run_export(prof, archive)
+    assert first.requests == 12 + 1 and not first.failed and not first.warnings
+    quiet = run_export(prof, archive)
+    assert (quiet.fetched, quiet.unchanged, quiet.commit) == (1, 11, None)
+    company, state = server.sim.company(0), server.sim.state
+    fid = sorted(company.flows)[5]
+    vid = state.flow_version_ids(company, fid)[0]
+    company.versions[vid]["steps"][0]["name"] = "edited tonight"
+    state.touch(company, vid)
+    night = run_export(prof, archive)
+    assert night.full is None and night.changes.changed == [f"{company.flows[fid]['name']} (#{fid})"]
+    saved = orjson.loads((archive / "flows" / manifest(archive)["flows"][str(fid)]["folder"] / "versions"
+                          / f"{vid}.json").read_bytes())
+    assert saved["steps"][0]["name"] == "edited tonight"
+    secrets = {v["value"] for v in company.versions.values() for v in v["variables"] if v["secret"]}
+    everything = b"".join(tree_bytes(archive).values()) + git(archive, "log", "-p").encode()
+    assert secrets and not any(s.encode() in everything for s in secrets)
