@@ -217,6 +217,12 @@ def test_killed_import_resumes_without_duplicates(make_server: Any, tmp_path: Pa
     assert Counter(f["name"] for f in cb.flows.values()) == source_names
     assert len(imported_map(archive, "company-b")) == 24
 
+    def hooks(company: Any) -> Counter[tuple[str, int, int]]:
+        return Counter((f["name"], len(f.get("_webhooks", [])), len(f.get("_callbacks", [])))
+                       for f in company.flows.values())
+
+    assert hooks(cb) == hooks(server.sim.company(0))  # the adopted flow's webhooks too, none twice
+
 
 def test_import_at_an_older_revision(two: Any, tmp_path: Path) -> None:
     server, a, b, _ = two

@@ -147,7 +147,7 @@ class Patchworks:
                 got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
 
         async def relation(name: str, path: str) -> None:
-            settings[name], _ = await api.paginate(f"{FLOWS}/{fid}/{path}")
+            settings[name] = await _list(api, f"{FLOWS}/{fid}/{path}")
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(export_doc)
@@ -372,6 +372,21 @@ class Patchworks:
         return differences(sent, got)
 
 
+async def _list(api: ApiClient, path: str) -> list[Any]:
+    """Every item of a list endpoint whose reply shape the reference leaves open: a page
+    (``data`` and ``meta``, further pages fetched), ``{"data": [...]}`` or a bare list."""
+    reply = await api.get(path, {"per_page": 100})
+    if isinstance(reply, list):
+        return reply
+    if not isinstance(reply, dict) or not isinstance(reply.get("data"), list):
+        raise ProtocolError(f"GET {path}: expected a list (or 'data' holding one)")
+    meta = reply.get("meta")
+    if isinstance(meta, dict) and isinstance(meta.get("last_page"), int) and meta["last_page"] > 1:
+        items, _ = await api.paginate(path)
+        return items
+    return list(reply["data"])
+
+
 async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:
     await _sync_items(api, f"/api/v1/flow-versions/{version_id}/schedules", [{"cron_string": c} for c in crons],
                       fresh)
@@ -385,8 +400,7 @@ async def _sync_items(api: ApiClient, path: str, bodies: list[dict[str, Any]], f
         return repr(sorted((k, item.get(k)) for k in bodies[0])) if isinstance(item, dict) else repr(item)
 
     async def have() -> list[str]:
-        existing, _ = await api.paginate(path)
-        return [key(x) for x in existing]
+        return [key(x) for x in await _list(api, path)]
 
     if not bodies:
         return

@@ -478,7 +478,9 @@ class Simulator:
 
     def list_relation(self, name: str) -> Handler:
         async def handler(request: Request, c: Company) -> Any:
-            return paginate(request, self.state.relation(c, request.path_params["flow"], name))
+            items = self.state.relation(c, request.path_params["flow"], name)
+            # "List all webhooks": the reference shows no pagination; callbacks answer as a page
+            return {"data": items} if name == "webhooks" else paginate(request, items)
         return handler
 
     def create_relation(self, name: str) -> Handler:
