@@ -234,11 +234,13 @@ def history(archive_dir: Path, flow: str | None) -> None:
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="The run report export --report writes: the overview shows each profile's last run from it.")
-def ui(archive_dir: Path, host: str, port: int, report_path: Path | None) -> None:
+@click.option("--config", "config_path", default="flowvault.toml", show_default=True, metavar="FILE",
+              help="The config named in the restore commands the pages show (not read).")
+def ui(archive_dir: Path, host: str, port: int, report_path: Path | None, config_path: str) -> None:
     """Review the archive in a browser: each flow's step graph, history, diffs, deleted flows."""
     from .ui.web import serve
 
-    serve(archive_dir, host, port, click.echo, report_path)
+    serve(archive_dir, host, port, click.echo, report_path, config_path)
 
 
 @main.command()

@@ -22,7 +22,7 @@ from . import pages
 _SAFE = re.compile(r"^[A-Za-z0-9._~^-]{1,80}$")  # revisions and IDs as a URL may give them
 
 
-def create_app(root: Path, report: Path | None = None) -> Starlette:
+def create_app(root: Path, report: Path | None = None, config: str = "flowvault.toml") -> Starlette:
     archives = pages.find_archives(root)
 
     def page(build: Callable[[Request], str]) -> Callable[[Request], Any]:
@@ -73,7 +73,7 @@ def create_app(root: Path, report: Path | None = None) -> Starlette:
 
     def deleted(request: Request) -> str:
         name, path = archive(request)
-        return pages.deleted_page(name, path)
+        return pages.deleted_page(name, path, config_hint=config)
 
     return Starlette(routes=[
         Route("/", page(overview)),
@@ -91,13 +91,14 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
-def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report: Path | None = None) -> None:
+def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report: Path | None = None,
+          config: str = "flowvault.toml") -> None:
     """Bind first (a taken port is an OSError the CLI reports in one line), print the URL, serve."""
     import socket
 
     import uvicorn
 
-    app = create_app(root, report)
+    app = create_app(root, report, config)
     if report is not None:
         pages.read_report(report)  # a bad report is a one-line error now, not a broken page later
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
