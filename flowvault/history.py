@@ -288,7 +288,8 @@ class History:
 
     def read(self, sha: str, path: str) -> bytes | None:
         """A file's bytes at a commit (None if it has no such file). The commit's file list is
-        read once (one ``git ls-tree``), so reading every file of a commit stays linear."""
+        read once (one ``git ls-tree``, the last two commits' kept), so reading every file of a
+        commit — or of two, in turn — stays linear."""
         with git_errors(self.root, f"reading {path} at {sha[:10]}"):
             if "/" not in path:  # a top-level file (the manifest): a direct lookup, no file list
                 try:
@@ -305,7 +306,8 @@ class History:
                         parts = meta.split()
                         if len(parts) == 3 and parts[1] == "blob":
                             index[name] = parts[2]
-                self._trees = {sha: index}  # one commit at a time: memory stays one file list
+                # two commits at a time (a diff reads both sides in turn): memory stays two file lists
+                self._trees = {**{k: v for k, v in list(self._trees.items())[-1:]}, sha: index}
             blob = index.get(path)
             if blob is None:
                 return None
