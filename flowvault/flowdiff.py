@@ -71,12 +71,13 @@ def describe(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
     out: list[str] = []
     a, b = _load(old, "flow.json") or {}, _load(new, "flow.json") or {}
     keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    plain = [k for k in keys if k not in RELATIONS or not all(isinstance(x.get(k, []), list) for x in (a, b))]
+    plain = [k for k in keys if k not in RELATIONS or any(relation_items(x.get(k, [])) is None for x in (a, b))]
     if plain:
         out.append(f"settings: {', '.join(plain)}")
     for k in keys:
         if k not in plain:
-            out += [f"{k}: {line}" for line in _relation_changes(a.get(k) or [], b.get(k) or [])]
+            out += [f"{k}: {line}" for line in _relation_changes(relation_items(a.get(k, [])) or [],
+                                                                  relation_items(b.get(k, [])) or [])]
     vold = {r for r in old if r.startswith("versions/")}
     vnew = {r for r in new if r.startswith("versions/")}
     for rel in sorted(vnew - vold):
@@ -95,6 +96,13 @@ def describe(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
 RELATIONS = frozenset({"labels", "webhooks", "callbacks", "notificationGroups", "notification_groups",
                        "messageBrokers", "message_brokers", "messageBrokerQueues", "message_broker_queues",
                        "deployments"})
+
+
+def relation_items(value: Any) -> list[Any] | None:
+    """A relation's items, whether the listing gave a list or a collection ``{"data": [...]}``."""
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        value = value["data"]
+    return value if isinstance(value, list) else None
 
 
 def _item_label(item: Any) -> str:

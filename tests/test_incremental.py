@@ -227,3 +227,27 @@ def test_nightly_runs_in_every_dialect_and_flag_spelling(make_server: Any, tmp_p
     secrets = {v["value"] for v in company.versions.values() for v in v["variables"] if v["secret"]}
     everything = b"".join(tree_bytes(archive).values()) + git(archive, "log", "-p").encode()
     assert secrets and not any(s.encode() in everything for s in secrets)
+
+
+@pytest.mark.parametrize("shape", ["camel", "snake", "wrapped"])
+def test_relations_in_every_shape_a_listing_may_use(make_server: Any, tmp_path: Path, monkeypatch: Any,
+                                                    shape: str) -> None:
+    """`notificationGroups` or `notification_groups`, a list or `{"data": [...]}`: archived, in
+    diff, and the nightly run still needs only the listing."""
+    server = make_server(flows=15, companies=1)
+    server.sim.state.relation_shape = shape
+    prof = load_config(write_config(tmp_path / "fv.toml", server, monkeypatch)).profile("company-a")
+    archive = tmp_path / "archive"
+    first = run_export(prof, archive)
+    assert first.requests == 15 + 1 and not first.warnings
+    company = server.sim.company(0)
+    fid = next(f for f in sorted(company.flows) if company.flows[f].get("_notification_groups"))
+    key = "notification_groups" if shape == "snake" else "notificationGroups"
+    saved = settings(archive, fid)[key]
+    saved = saved["data"] if shape == "wrapped" else saved
+    assert [g["name"] for g in saved] == [g["name"] for g in company.flows[fid]["_notification_groups"]]
+    hook = server.sim.state.create_relation(company, fid, "webhooks", {"status": "inactive"})
+    night = run_export(prof, archive)
+    assert night.full is None and night.fetched == 2  # the edited flow and the sample
+    out = cli(CliRunner(), "diff", "--archive", archive, "HEAD~1", "HEAD").output
+    assert f"(#{fid})" in out and f"webhooks: added '{hook['url']}'" in out

@@ -21,6 +21,7 @@ from ..archive import FlowRecord, build_record
 from ..canonical import Secrets, clean, fingerprint, is_hidden, is_secret, looks_like_credential
 from ..client import ApiClient
 from ..errors import ApiError, NotFoundError, ProtocolError
+from ..flowdiff import relation_items
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..proof import differences
 from ..protocol import flow_id
@@ -54,11 +55,9 @@ def _carried(flow: dict[str, Any], name: str) -> list[Any] | None:
     """A relation as the listing returned it, under its include name or in snake case; None
     when the listing did not return it."""
     for key in (name, _snake(name)):
-        value = flow.get(key)
-        if isinstance(value, dict) and isinstance(value.get("data"), list):  # a wrapped resource collection
-            value = value["data"]
-        if isinstance(value, list):
-            return value
+        items = relation_items(flow.get(key))
+        if items is not None:
+            return items
     return None
 
 

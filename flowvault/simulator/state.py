@@ -85,6 +85,7 @@ class State:
         self.dialect = "flat"  # how steps are served and accepted (dialects.DIALECTS)
         self.import_drops_step = False  # a faulty import: the last step of each version is lost
         self.secret_flag = "bool"  # how variables' secret flag is spelled (dialects.FLAG_SPELLINGS)
+        self.relation_shape = "camel"  # how the listing returns a flow's relations: camel, snake, wrapped
         self._ids = itertools.count(1001)
 
     def next_id(self) -> int:
@@ -121,10 +122,18 @@ class State:
             out["versions"] = [self.render_version(c, c.versions[v], steps=False, include=sub) for v in vids]
         for name, key in RELATIONS.items():
             if name in include:
-                out[name] = copy.deepcopy(f.get(key, []))
+                self._relation_out(out, name, copy.deepcopy(f.get(key, [])))
         if "deployments" in include or any(i.startswith("deployments.") for i in include):
-            out["deployments"] = self.deployments(c, f["id"], "deployments.virtualEnvironment" in include)
+            self._relation_out(out, "deployments",
+                               self.deployments(c, f["id"], "deployments.virtualEnvironment" in include))
         return spell_flags(out, self.secret_flag)  # type: ignore[no-any-return]
+
+    def _relation_out(self, out: dict[str, Any], name: str, items: list[dict[str, Any]]) -> None:
+        """A relation in the listing, in the shape ``relation_shape`` chooses: under its include name
+        (``camel``), in snake case (``snake``), or as a resource collection ``{"data": [...]}`` (``wrapped``)."""
+        key = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name) if self.relation_shape == "snake" \
+            else name
+        out[key] = {"data": items} if self.relation_shape == "wrapped" else items
 
     def deployments(self, c: Company, flow_id: int, with_environment: bool) -> list[dict[str, Any]]:
         """One deployment per deployed version, in the first virtual environment."""
@@ -446,6 +455,8 @@ class State:
         }
         spell_flags(doc, self.secret_flag)
         if self.dialect == "export-systems":  # the five top-level keys of the vendor's MCP description
+            for v in doc["flow"]["versions"]:  # whose versions carry their iteration, not their ID
+                del v["id"]
             doc["systems"] = [d for d in doc["metadata"]["dependencies"] if d["type"] in ("connector", "endpoint")]
             doc["scripts"] = [d for d in doc["metadata"]["dependencies"] if d["type"] == "script"]
             doc["dependencies"] = [d for d in doc["metadata"]["dependencies"] if d["type"] != "flow"]

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from ..archive import FLOWS_DIR, Snapshot, id_key
 from ..errors import ArchiveError, UsageError
+from ..flowdiff import RELATIONS, relation_items
 from ..history import Commit, History
 from ..snapshots import open_snapshot
 from .model import changes, masked, shown, step_graph, step_marks
@@ -24,8 +25,6 @@ ENV = Environment(loader=PackageLoader("flowvault.ui", "templates"), autoescape=
                   trim_blocks=True, lstrip_blocks=True)
 ENV.filters["shown"] = shown
 DETAILED = 100  # changed flows drawn in full on one diff page; the rest are listed
-RELATIONS = ("labels", "webhooks", "callbacks", "notificationGroups", "notification_groups", "messageBrokers",
-             "message_brokers", "messageBrokerQueues", "message_broker_queues", "deployments")
 
 
 def find_archives(root: Path) -> dict[str, Path]:
@@ -130,7 +129,8 @@ def flow_page(name: str, root: Path, fid: str, rev: str | None, base: str = "") 
                          "previous": previous_id})
         previous_id = vid
     plain = {k: v for k, v in settings.items() if k not in RELATIONS and not isinstance(v, (dict, list))}
-    relations = {k: settings[k] for k in RELATIONS if isinstance(settings.get(k), list)}
+    relations = {k: relation_items(settings[k]) for k in sorted(RELATIONS)
+                 if relation_items(settings.get(k)) is not None}
     commits = history.log([f"{FLOWS_DIR}/{fid}-*"])
     return render("flow.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), rev=rev,
                   settings=plain, relations=relations, versions=versions, commits=commits, base=base,
