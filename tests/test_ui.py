@@ -98,7 +98,9 @@ def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str
     assert flow.locator("table.paths").inner_text().count("page_size") >= 1
     assert "999" in flow.locator("table.paths").inner_text()
     if os.environ.get("FLOWVAULT_SCREENSHOT"):  # documentation, taken once on request: docs/ui-diff.png
-        flow.screenshot(path=os.environ["FLOWVAULT_SCREENSHOT"])
+        page.set_viewport_size({"width": 1100, "height": 560})
+        flow.scroll_into_view_if_needed()
+        page.screenshot(path=os.environ["FLOWVAULT_SCREENSHOT"])
     page.close()
 
 

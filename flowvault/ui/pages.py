@@ -222,8 +222,15 @@ def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *
     old = None if old_rev == "" else open_snapshot(history, old_rev)
     new = open_snapshot(history, new_rev)
     data = compare(old, new, only)
-    return render("diff.html", archive=name, old=old.where if old else "(nothing)", new=new.where,
-                  d=data, base=base, standalone=standalone, title=f"diff {name}")
+    return render("diff.html", archive=name, old=_label(old), new=_label(new), d=data, base=base,
+                  standalone=standalone, title=f"diff {name}")
+
+
+def _label(snap: Snapshot | None) -> str:
+    """A side of a diff as a reader names it: the commit's short SHA, or the work tree."""
+    if snap is None:
+        return "(nothing)"
+    return snap.where.rsplit("@", 1)[1] if "@" in snap.where else "work tree"
 
 
 def parent_of(root: Path, sha: str) -> str:
