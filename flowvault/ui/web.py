@@ -19,19 +19,19 @@ from starlette.routing import Route
 from ..errors import FlowvaultError, UsageError
 from . import pages
 
-_SAFE = re.compile(r"^[A-Za-z0-9._~^-]{1,80}$")  # revisions and IDs as a URL may give them
+_SAFE = re.compile(r"^[A-Za-z0-9._~^: -]{1,80}$")  # revisions (SHA, HEAD~2, 2026-11-20, 3 days ago) and IDs
 
 
 def create_app(root: Path, report: Path | None = None, config: str = "flowvault.toml") -> Starlette:
     archives = pages.find_archives(root)
 
     def page(build: Callable[[Request], str]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
+        def endpoint(request: Request) -> Response:  # plain: Starlette runs it in a thread (git reads block)
             try:
                 return HTMLResponse(build(request))
             except FlowvaultError as e:
-                return HTMLResponse(pages.render("base.html", title="not found", archive=None, base="")
-                                    .replace("<main>\n", f"<main>\n<p>{_esc(str(e))}</p>"), status_code=404)
+                return HTMLResponse(pages.render("error.html", title="not found", archive=None, base="",
+                                                 message=str(e)), status_code=404)
         return endpoint
 
     def archive(request: Request) -> tuple[str, Path]:
@@ -83,12 +83,6 @@ def create_app(root: Path, report: Path | None = None, config: str = "flowvault.
         Route("/a/{archive}/commit/{sha}", page(commit)),
         Route("/a/{archive}/deleted", page(deleted)),
     ])
-
-
-def _esc(text: str) -> str:
-    from html import escape
-
-    return escape(text)
 
 
 def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report: Path | None = None,
