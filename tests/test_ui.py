@@ -207,3 +207,17 @@ def test_one_ui_for_a_root_of_profile_archives(server: Any, config: Path, tmp_pa
         fid = next(iter(manifest(root / "company-b")["flows"]))
         assert httpx.get(f"{url}/a/company-b/flow/{fid}").status_code == 200
         assert httpx.get(f"{url}/a/company-c/diff").status_code == 404
+
+
+def test_ui_refuses_what_it_cannot_serve_in_one_line(reviewed: dict[str, Any], tmp_path: Path) -> None:
+    not_archive = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(not_archive)], check=True)
+    for args, needle in ((["--archive", str(not_archive)], "without manifest.json"),
+                         (["--archive", str(tmp_path / "nothing-here")], "no such folder")):
+        out = flowvault("ui", *args, "--port", "0")
+        assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    with started(reviewed["archive"]) as url:
+        port = url.rsplit(":", 1)[1]
+        taken = flowvault("ui", "--archive", reviewed["archive"], "--port", port)
+        assert taken.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from ..archive import FLOWS_DIR, Snapshot, id_key
+from ..archive import FLOWS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, UsageError
 from ..flowdiff import RELATIONS, relation_items
 from ..history import Commit, History
@@ -31,11 +31,15 @@ def find_archives(root: Path) -> dict[str, Path]:
     """The archives under ``root``: itself, or each folder in it that is one (ROOT/<profile>)."""
     if not root.is_dir():
         raise UsageError(f"{root}: no such folder")
-    if (root / ".git").exists() or (root / "manifest.json").exists():
+    if (root / MANIFEST).exists():
         return {root.resolve().name or "archive": root}
-    found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and (p / ".git").exists()}
+    if (root / ".git").exists():
+        raise UsageError(f"{root}: a git repository without {MANIFEST}: not a flowvault archive (or nothing "
+                         "exported into it yet)")
+    found = {p.name: p for p in sorted(root.iterdir())
+             if p.is_dir() and (p / MANIFEST).exists() and (p / ".git").exists()}
     if not found:
-        raise UsageError(f"{root}: not a flowvault archive, and holds no archive folders")
+        raise UsageError(f"{root}: not a flowvault archive, and holds no archive folders (ROOT/<profile>)")
     return found
 
 

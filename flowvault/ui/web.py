@@ -97,7 +97,12 @@ def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report:
         pages.read_report(report)  # a bad report is a one-line error now, not a broken page later
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (another program there? choose "
+                         "--port, or --port 0 for any free one)") from None
     shown_host = f"[{host}]" if ":" in host else host
     echo(f"flowvault ui: http://{shown_host}:{sock.getsockname()[1]}/  (read-only; Ctrl-C to stop)")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
