@@ -221,3 +221,26 @@ def test_ui_refuses_what_it_cannot_serve_in_one_line(reviewed: dict[str, Any], t
         port = url.rsplit(":", 1)[1]
         taken = flowvault("ui", "--archive", reviewed["archive"], "--port", port)
         assert taken.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+
+
+def test_after_the_demo_the_ui_shows_its_edit_and_its_deleted_flow(browser: Any, tmp_path: Path) -> None:
+    """The issue's "done when", word for word: `flowvault demo`, then `flowvault ui --archive
+    flowvault-demo/archive` (here under tmp_path)."""
+    demo = tmp_path / "flowvault-demo"
+    ran = flowvault("demo", "--dir", demo)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    edited = re.search(r"edited '(.+)' \(its settings, and step '(.+)' of version (\d+)\)", ran.stdout)
+    deleted = re.search(r"deleted '(.+)'; export again", ran.stdout)
+    assert edited and deleted, ran.stdout
+    with started(demo / "archive", "--config", demo / "flowvault.toml") as url:
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.get_by_role("link", name="what changed in the last commit").click()
+        marked = page.locator('g.step[data-status="changed"]')
+        assert marked.count() == 1 and edited.group(2) in str(marked.text_content())
+        page.goto(url + "/")
+        page.get_by_role("link", name="deleted flows").first.click()
+        row = page.locator("table.deleted tr[data-flow]")
+        assert row.count() == 1 and deleted.group(1)[:40] in row.inner_text()
+        assert f"--config {demo / 'flowvault.toml'} --target company-a" in row.locator("pre.restore").inner_text()
+        page.close()
