@@ -229,5 +229,5 @@ def test_the_sample_archive_verifies(tmp_path: Path, runner: CliRunner) -> None:
     History.open(archive).commit_all("sample")
     result = cli(runner, "verify", "--archive", archive)
     assert result.exit_code == 0, result.output
-    export = archive / "flows" / "1029-sync-customers-sage-200" / "export.json"
+    export = archive / "flows" / "1038-sync-customers-sage-200" / "export.json"
     assert b"<redacted by flowvault>" in export.read_bytes()
