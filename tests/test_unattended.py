@@ -122,6 +122,8 @@ def test_doctor_all_green_then_each_check_failing(server: Any, tmp_path: Path, m
     assert ok.exit_code == 0, ok.output
     assert "✓ profile company-a: API" in ok.output and "key accepted, 20 flows" in ok.output
     assert "✓ archive" in ok.output and "committer" in ok.output
+    assert "next export" in ok.output and "only what the listing shows changed" in ok.output \
+        and "20 flows known" in ok.output
 
     missing = runner.invoke(main, ["doctor", "--config", str(tmp_path / "nope.toml")])
     assert missing.exit_code == EXIT_DOCTOR and "✗ config" in missing.output and "not found" in missing.output

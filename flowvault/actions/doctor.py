@@ -70,4 +70,27 @@ def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Pa
         checks += check_profile(p)
     for a in archives:
         checks += check_archive(a)
+        checks += check_next_export(a, config)
     return checks
+
+
+def check_next_export(path: Path, config: Config) -> list[Check]:
+    """What the next export into this archive will fetch: only what changed, or every flow and why."""
+    from ..archive import Archive
+    from .export import fetch_plan, secret_policy
+
+    try:
+        history = History.open(path)
+        source = Archive(path).read_manifest().get("source")
+        name = source.get("profile") if isinstance(source, dict) else None
+        if name not in config.profiles:
+            return []
+        profile = config.profiles[name]
+        plan = fetch_plan(history, profile, secret_policy(profile, history, False), False)
+    except (FlowvaultError, OSError):
+        return []  # check_archive has said what is wrong with it
+    what = f"archive {path}: next export"
+    if plan.full:
+        return [Check(True, what, f"every flow ({plan.full})")]
+    return [Check(True, what, f"only what the listing shows changed, and a {profile.sample_percent:g} % sample "
+                              f"({len(plan.known)} flows known; last full run {plan.last_full})")]
