@@ -120,8 +120,8 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     listed_ids: set[str] = set()
     matched: set[str] = set()
     counts = {"items": 0, "total": -1}
-    # unchanged by their fingerprint: (listing item as compact JSON — 20,000 of them stay small, fingerprint)
-    deferred: list[tuple[bytes, str]] = []
+    # unchanged by their fingerprint: (ID, listing item as compact JSON — 20,000 stay small, fingerprint)
+    deferred: list[tuple[str, bytes, str]] = []
 
     async def produce(send: Any) -> None:
         """The listing, a page at a time, feeding the workers (memory: a page and a buffer)."""
@@ -153,13 +153,13 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                     matched.update(hits)
                     mark = provider.fingerprint(item, policy.allow)
                     if mark and not hits and inc.full is None and inc.known.get(fid) == mark and fid in old:
-                        deferred.append((orjson.dumps(item), mark))  # the listing saw no edit since the last run
+                        deferred.append((fid, orjson.dumps(item), mark))  # the listing saw no edit since the last run
                         continue
                     await send.send((item, mark, False))
 
-    async def feed(batch: list[tuple[bytes, str]], sample: bool, send: Any) -> None:
+    async def feed(batch: list[tuple[str, bytes, str]], sample: bool, send: Any) -> None:
         async with send:
-            for item, mark in batch:
+            for _, item, mark in batch:
                 await send.send((orjson.loads(item), mark, sample))
 
     async def consume(stream: Any) -> None:
@@ -232,8 +232,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 rep.event("warning", message=f"{result.full}; fetching every flow")
                 await pump(feed, deferred, False)
                 deferred = []
-        for item, mark in deferred:
-            fid = str(orjson.loads(item)["id"])
+        for fid, _, mark in deferred:  # kept as archived: no need to decode their listing entries
             new_entries[fid] = old[fid]
             result.fingerprints[fid] = mark
             result.unchanged += 1
