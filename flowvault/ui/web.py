@@ -104,6 +104,10 @@ def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e} (another program there? choose "
                          "--port, or --port 0 for any free one)") from None
     shown_host = f"[{host}]" if ":" in host else host
+    sock.listen(128)  # before the URL is printed: whoever reads it can connect at once
     echo(f"flowvault ui: http://{shown_host}:{sock.getsockname()[1]}/  (read-only; Ctrl-C to stop)")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    # a read-only server: on Ctrl-C or SIGTERM it stops within a second even if a browser
+    # holds a keep-alive connection open
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                           timeout_graceful_shutdown=1))
     server.run(sockets=[sock])
