@@ -28,6 +28,10 @@ from .canonical import dumps, loads
 from .errors import ArchiveError, UsageError
 
 MANIFEST = "manifest.json"
+#: in flow.json: the parts of a flow the API would not give this run (part → why); their last good copy is kept
+NOT_CAPTURED = "_not_captured"
+#: parts kept in the version files rather than in flow.json → the keys they fill there
+VERSION_PARTS = {"schedules": ("schedules",), "version details": ("variables", "steps")}
 FLOWS_DIR = "flows"
 FORMAT = 1
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
@@ -61,26 +65,60 @@ class FlowRecord:
     name: str
     files: dict[str, bytes]
     versions: int
-    not_carried: tuple[str, ...] = ()  # relations the API returned for none of its requests
+    not_captured: dict[str, str] = field(default_factory=dict)  # part → why the API would not give it
+
 
     @property
     def folder(self) -> str:
         return flow_folder(self.flow_id, self.name)
 
     def manifest_entry(self) -> dict[str, Any]:
-        return {"name": self.name, "folder": self.folder, "versions": self.versions,
-                "files": {p: sha256(b) for p, b in sorted(self.files.items())}}
+        entry = {"name": self.name, "folder": self.folder, "versions": self.versions,
+                 "files": {p: sha256(b) for p, b in sorted(self.files.items())}}
+        if self.not_captured:
+            entry["not_captured"] = sorted(self.not_captured)
+        return entry
 
 
-def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str, Any]],
-                 not_carried: tuple[str, ...] = ()) -> FlowRecord:
-    """Pure: the files of one flow from what the API served (already cleaned)."""
+def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str, Any]]) -> FlowRecord:
+    """Pure: the files of one flow from what the API served (already cleaned); ``flow`` names
+    under NOT_CAPTURED the parts that could not be read."""
     files = {"flow.json": dumps(flow), "export.json": dumps(export_doc)}
     for v in versions:
         files[f"versions/{int(v['id'])}.json"] = dumps(v)
     fid = flow["id"]
+    parts = flow.get(NOT_CAPTURED)
     return FlowRecord(flow_id=int(fid) if str(fid).isdigit() else str(fid), name=str(flow.get("name", "")),
-                      files=files, versions=len(versions), not_carried=not_carried)
+                      files=files, versions=len(versions),
+                      not_captured={str(k): str(v) for k, v in parts.items()} if isinstance(parts, dict) else {})
+
+
+def keep_last_good(record: FlowRecord, previous: Callable[[str], bytes | None]) -> FlowRecord:
+    """The record with each part it could not capture taken from the flow's last archived copy
+    (``previous(rel)``: a file of that copy, None when there is none): a relation into flow.json,
+    schedules or variables into each version file that lacks them. A part never read is never
+    recorded as empty or removed."""
+    if not record.not_captured:
+        return record
+    files = dict(record.files)
+    old_flow = previous("flow.json")
+    if old_flow is not None:
+        flow, before = loads(files["flow.json"]), loads(old_flow)
+        for part in record.not_captured:
+            snake = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in part)
+            for key in (part, snake):
+                if key in before and key not in flow:
+                    flow[key] = before[key]
+        files["flow.json"] = dumps(flow)
+    keys = [k for part in record.not_captured for k in VERSION_PARTS.get(part, ())]
+    for rel in [r for r in files if r.startswith("versions/")] if keys else []:
+        version, old = loads(files[rel]), previous(rel)
+        lacking = [k for k in keys if k not in version]
+        if lacking and old is not None:
+            before = loads(old)
+            version |= {k: before[k] for k in lacking if k in before}
+            files[rel] = dumps(version)
+    return FlowRecord(record.flow_id, record.name, files, record.versions, record.not_captured)
 
 
 def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:
@@ -163,6 +201,19 @@ class Archive:
         elif {k: old_entry.get(k) for k in entry} != entry:
             changes.changed.append(label)
 
+    def previous(self, entry: dict[str, Any] | None) -> Callable[[str], bytes | None]:
+        """A reader of one flow's archived files (by path inside its folder; None when absent)."""
+        folder = self.root / FLOWS_DIR / str((entry or {}).get("folder", ""))
+
+        def read(rel: str) -> bytes | None:
+            if entry is None:
+                return None
+            try:
+                return (folder / rel).read_bytes()
+            except OSError:
+                return None
+        return read
+
     def changed_files(self, record: FlowRecord) -> list[tuple[str, bytes]]:
         """(archive path, bytes) of the record's files whose bytes differ from what is on disk."""
         out = []
@@ -187,9 +238,9 @@ class Archive:
             shutil.rmtree(target)
 
     def write_manifest(self, source: dict[str, Any], flows: dict[str, dict[str, Any]],
-                       secrets: str) -> bool:
+                       secrets: str, recipient: str | None = None) -> bool:
         manifest = {"format": FORMAT, "flowvault_version": __version__, "source": source,
-                    "secrets": secrets,
+                    "secrets": secrets, **({"secrets_recipient": recipient} if recipient else {}),
                     "flows": {k: flows[k] for k in sorted(flows, key=id_key)}}
         return atomic_write(self.root / MANIFEST, dumps(manifest))
 

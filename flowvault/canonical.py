@@ -66,13 +66,14 @@ class Secrets:
     mode: str = "redact"
     allow: frozenset[str] = frozenset()  # names that look like credentials but are not
     seal: Callable[[str], str] | None = None
+    recipient: str | None = None  # the age recipient ``seal`` encrypts to (public; the manifest names it)
     flagged: int = 0
     by_name: int = 0
     values: set[str] = field(default_factory=set, repr=False)
 
     def fork(self) -> Secrets:
         """Fresh counters with the same policy (one per flow)."""
-        return Secrets(self.mode, self.allow, self.seal)
+        return Secrets(self.mode, self.allow, self.seal, self.recipient)
 
     def add(self, other: Secrets) -> None:
         self.flagged += other.flagged

@@ -106,6 +106,9 @@ same_company_option = click.option(
 identity_option = click.option(
     "--identity", type=click.Path(path_type=Path), default=None, metavar="FILE",
     help="age identity to decrypt archived secret values (or env FLOWVAULT_AGE_IDENTITY / _FILE).")
+allow_missing_option = click.option(
+    "--allow-missing-secrets", is_flag=True,
+    help="Import an encrypted archive's secret values empty when no identity opens them (otherwise refused).")
 concurrency_option = click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
                                   help="Requests in flight.")
 
@@ -175,17 +178,18 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
 @concurrency_option
 @same_company_option
 @identity_option
+@allow_missing_option
 @log_option
 def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | None, flows: tuple[str, ...],
             map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
-            same_company: bool | None, identity: Path | None, log_format: str) -> None:
+            same_company: bool | None, identity: Path | None, allow_missing_secrets: bool, log_format: str) -> None:
     """Import archived flows into a company, remapping IDs; safe to re-run."""
     from .actions.import_ import partial_message, run_import
 
     prof = load_config(config_path).profile(target)
     result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,
                         on_conflict=on_conflict, enable=enable, concurrency=concurrency, same_company=same_company,
-                        identity=identity, reporter=Reporter(log_format))
+                        identity=identity, allow_missing_secrets=allow_missing_secrets, reporter=Reporter(log_format))
     if not result.ok:
         raise PartialFailure(partial_message(result), result)
 
@@ -201,17 +205,19 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
 @click.option("--enable", type=click.Choice(["off", "source"]), default="source", show_default=True)
 @same_company_option
 @identity_option
+@allow_missing_option
 @log_option
 def restore(config_path: Path | None, target: str, archive_dir: Path, flow: str, at: str | None,
             map_path: Path | None, on_conflict: str, enable: str, same_company: bool | None, identity: Path | None,
-            log_format: str) -> None:
+            allow_missing_secrets: bool, log_format: str) -> None:
     """Bring back one flow as it was in the newest commit that has it (or --at)."""
     from .actions.import_ import partial_message
     from .actions.restore import run_restore
 
     prof = load_config(config_path).profile(target)
     result = run_restore(prof, archive_dir, flow, at=at, map_path=map_path, on_conflict=on_conflict,
-                         enable=enable, same_company=same_company, identity=identity, reporter=Reporter(log_format))
+                         enable=enable, same_company=same_company, identity=identity,
+                         allow_missing_secrets=allow_missing_secrets, reporter=Reporter(log_format))
     if not result.ok:
         raise PartialFailure(partial_message(result), result)
 

@@ -70,13 +70,10 @@ class Opener:
     """Decrypts stored values with an age identity (from a file or the environment)."""
 
     def __init__(self, identity: str, where: str) -> None:
-        lines = [ln.strip() for ln in identity.splitlines() if ln.strip() and not ln.startswith("#")]
-        try:
-            self.identities = [pyrage.x25519.Identity.from_str(ln) for ln in lines]
-        except Exception:
-            raise ConfigError(f"{where}: not an age identity (AGE-SECRET-KEY-1…)") from None
+        self.where = where
+        self.identities = [_identity(token, where) for token in identity_tokens(identity, where)]
         if not self.identities:
-            raise ConfigError(f"{where}: holds no age identity")
+            raise ConfigError(f"{where}: holds no age identity (AGE-SECRET-KEY-1…)")
 
     def open(self, stored: str) -> str | None:
         """The plain value, or None when this identity cannot decrypt it."""
@@ -87,6 +84,29 @@ class Opener:
             return pyrage.decrypt(base64.b64decode(m.group(2)), self.identities).decode()
         except (pyrage.DecryptError, binascii.Error, UnicodeDecodeError):
             return None
+
+
+def identity_tokens(text: str, where: str) -> list[str]:
+    """The secret keys in an identity file as users have them: ``age-keygen``'s output (comment
+    lines, then ``AGE-SECRET-KEY-1…``), or a key and its public key on one line (``AGE-SECRET-KEY-1…
+    age1…``, as the README's pyrage one-liner printed); public keys are skipped, anything else refused."""
+    keys = []
+    for line in text.lstrip("\ufeff").splitlines():
+        if line.strip().startswith("#"):
+            continue
+        for token in line.split():
+            if token.upper().startswith("AGE-SECRET-KEY-"):
+                keys.append(token)
+            elif not token.startswith("age1"):
+                raise ConfigError(f"{where}: not an age identity (AGE-SECRET-KEY-1…)")
+    return keys
+
+
+def _identity(token: str, where: str) -> pyrage.x25519.Identity:
+    try:
+        return pyrage.x25519.Identity.from_str(token)
+    except Exception:  # pyrage's IdentityError: a malformed key
+        raise ConfigError(f"{where}: not an age identity (AGE-SECRET-KEY-1…)") from None
 
 
 def load_opener(path: Path | None) -> Opener | None:

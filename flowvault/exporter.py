@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 
-from .archive import Archive, Changes
+from .archive import NOT_CAPTURED, Archive, Changes, keep_last_good
 from .canonical import Secrets
 from .client import ApiClient
 from .errors import FlowvaultError, MassRemovalError, ProtocolError, SecretGateError, UsageError, unwrap
@@ -61,7 +61,8 @@ class ExportResult:
     sampled: int = 0  # unchanged flows fetched anyway to check that the listing tells the truth
     stamps_lied: list[str] = field(default_factory=list)  # sampled flows that differed from the archive
     fingerprints: dict[str, str] = field(default_factory=dict)  # flow ID → listing fingerprint, for the next run
-    not_carried: dict[str, int] = field(default_factory=dict)  # relation → flows the API did not return it for
+    #: part → (why, flows): what the API would not give (a relation, schedules…); its last good copy was kept
+    not_captured: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def subject(self, message: str | None = None) -> str:
         c = self.changes
@@ -186,7 +187,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         found = policy.fork()
         result.fetched += 1
         try:
-            record = await provider.fetch(api, flow, found)
+            record = keep_last_good(await provider.fetch(api, flow, found), archive.previous(old.get(fid)))
             changed = archive.changed_files(record)  # read once: for the gate and for the write
             if policy.mode != "keep":  # the gate: nothing secret-looking reaches a commit
                 hits = leaks(changed, found.values)
@@ -207,8 +208,8 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             result.sampled += 1
             if record.manifest_entry()["files"] != old[fid].get("files"):
                 result.stamps_lied.append(label)
-        for what in record.not_carried:
-            result.not_carried[what] = result.not_carried.get(what, 0) + 1
+        for part, why in record.not_captured.items():
+            result.not_captured[part] = (why, result.not_captured.get(part, (why, 0))[1] + 1)
         archive.write_flow(record, old.get(fid), result.changes, changed)
         new_entries[fid] = record.manifest_entry()
         if mark:
@@ -248,9 +249,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         result.warnings.append(f"the listing returned {len(listed_ids)} distinct flows but meta.total says "
                                f"{counts['total']}; no flow is recorded as removed in this run")
 
-    for what, n in sorted(result.not_carried.items()):
-        result.warnings.append(f"the API returned no {what} for {n} flow(s) (the listing ignored the include and "
-                               "the reference documents no other way to read them): not in the archive")
+    for part, (why, n) in sorted(result.not_captured.items()):
+        result.warnings.append(f"{part} not captured for {n} flow(s): {why}; each keeps its last archived copy "
+                               f"(flow.json {NOT_CAPTURED})")
     for names in (result.changes.added, result.changes.changed):
         names.sort()
     gone = [fid for fid in old if fid not in new_entries and not (flows or not result.complete or fid in listed_ids)]
@@ -267,7 +268,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             new_entries[fid] = entry  # not part of this run, or not provably gone: keep
     mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
     archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
-                           new_entries, mode)
+                           new_entries, mode, policy.recipient if policy.mode == "encrypt" else None)
     result.requests, result.retries = api.stats.requests, api.stats.retries
     result.seconds = time.monotonic() - started
     for w in result.warnings:

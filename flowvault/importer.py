@@ -22,7 +22,7 @@ from .archive import Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
 from .crypto import Opener
-from .errors import ArchiveError, FlowvaultError, PartialFailure
+from .errors import ArchiveError, FlowvaultError, PartialFailure, UsageError
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
 from .plan import Resolver, dependency_order, deps_to_add, field_summary, plan_flow, unique_name, waves
@@ -44,6 +44,8 @@ class ImportResult:
     failed: dict[str, str] = field(default_factory=dict)
     left_disabled: list[str] = field(default_factory=list)
     missing_secrets: list[str] = field(default_factory=list)
+    empty_secrets: int = 0  # secret values the imported flows received empty (no value was at hand)
+    allow_missing_secrets: bool = False  # the user asked for an encrypted archive's values to go in empty
     setup: list[str] = field(default_factory=list)  # what the target needs before the flows can run
     accepted: list[str] = field(default_factory=list)  # fields the user accepted unclassified ("keep")
     verified: int = 0  # flows read back from the target and found as sent
@@ -130,9 +132,9 @@ def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | N
     name = str(entry.get("name", ""))
     refs, unclassified, kept = provider.refs(export, fid, name, rules or {})
     redacted, sealed = hidden_keys(export)
-    needed = redacted + [k for k, v in sealed if opener is None or opener.open(v) is None]
-    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(needed)),
-                        tuple(unclassified), tuple(kept))
+    closed = [k for k, v in sealed if opener is None or opener.open(v) is None]
+    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(redacted + closed)),
+                        tuple(unclassified), tuple(kept), tuple(dict.fromkeys(closed)))
 
 
 def setup_required(export: dict[str, Any]) -> list[str]:
@@ -149,8 +151,10 @@ def setup_required(export: dict[str, Any]) -> list[str]:
 class Importer:
     def __init__(self, api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                  on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                 workers: int = 8, same_company: bool = False, opener: Opener | None = None) -> None:
+                 workers: int = 8, same_company: bool = False, opener: Opener | None = None,
+                 allow_missing_secrets: bool = False) -> None:
         self.api, self.provider, self.snapshot, self.ledger = api, provider, snapshot, ledger
+        self.allow_missing_secrets = allow_missing_secrets
         self.mapping, self.on_conflict, self.enable = mapping, on_conflict, enable
         self.rep = reporter or Reporter(progress=False)
         self.workers = workers
@@ -186,6 +190,8 @@ class Importer:
             if fid not in flows:
                 flows[fid] = load_flow(self.snapshot, self.provider, fid, self.mapping.rules, self.opener)
                 todo += deps_to_add(flows[fid], self.snapshot.flows, set(chosen), self.resolver)
+        if not self.allow_missing_secrets:
+            self._refuse_closed_secrets([flows[fid] for fid in sorted(flows, key=id_key) if fid not in done])
         order, cycles = dependency_order(flows)
         in_run = {fid for fid in order if fid not in done}
         own = self.ledger.targets()
@@ -202,6 +208,23 @@ class Importer:
         replacing = [p for p in result.plans if p.action == "replace"]
         if replacing:
             self._refuse_replacing_referenced(replacing, flows, in_run)
+
+    def _refuse_closed_secrets(self, flows: list[ArchivedFlow]) -> None:
+        """An encrypted archive is never imported with its secret values silently empty: without an
+        identity, or with one that cannot open its values, refuse before anything is written."""
+        closed = [f for f in flows if f.sealed_closed]
+        if not closed:
+            return
+        count = sum(len(f.sealed_closed) for f in closed)
+        recipient = self.snapshot.manifest.get("secrets_recipient")
+        to = f" (encrypted to {recipient})" if isinstance(recipient, str) and recipient.startswith("age1") else ""
+        first = f"{closed[0].label}: {', '.join(closed[0].sealed_closed[:3])}"
+        why = ("no age identity was given" if self.opener is None
+               else f"the age identity given ({self.opener.where}) cannot decrypt them")
+        raise UsageError(f"the archive's secret values are encrypted{to} and {why}: {count} value(s) in "
+                         f"{len(closed)} flow(s) would be imported empty (e.g. {first}); nothing was written. Give "
+                         "--identity FILE (or FLOWVAULT_AGE_IDENTITY/_FILE) with the matching key, or "
+                         "--allow-missing-secrets to import them empty on purpose")
 
     def _refuse_replacing_referenced(self, plans: list[FlowPlan], flows: dict[str, ArchivedFlow],
                                      in_run: set[str]) -> None:
@@ -314,8 +337,10 @@ class Importer:
         result.left_disabled += notes
         if plan.missing_secrets:
             result.missing_secrets.append(f"{plan.label}: {', '.join(plan.missing_secrets)}")
+            result.empty_secrets += len(plan.missing_secrets)
+        refused = self.info[src].get("setup") or [] if isinstance(self.info[src], dict) else []
         result.setup += [f"{plan.label}: {item}" for item in setup_required(job.export)
-                         + self.provider.checklist(plan.flow.settings)]
+                         + self.provider.checklist(plan.flow.settings) + list(refused)]
         result.accepted += [f"{plan.label}: {r.field} = {r.source_id} ({r.where})" for r in plan.flow.kept]
         self.rep.event("flow_imported", flow_id=src, name=job.name, target_id=target_id)
 
@@ -398,11 +423,14 @@ class Importer:
 async def import_archive(api: ApiClient, provider: Provider, snapshot: Snapshot, ledger: Ledger, mapping: MapFile, *,
                          target: str, flows: tuple[str, ...] = (), dry_run: bool = False,
                          on_conflict: str = "skip", enable: str = "off", reporter: Reporter | None = None,
-                         workers: int = 8, same_company: bool = False, opener: Opener | None = None) -> ImportResult:
+                         workers: int = 8, same_company: bool = False, opener: Opener | None = None,
+                         allow_missing_secrets: bool = False) -> ImportResult:
     started = time.monotonic()
-    result = ImportResult(target=target, dry_run=dry_run, same_company=same_company)
+    result = ImportResult(target=target, dry_run=dry_run, same_company=same_company,
+                          allow_missing_secrets=allow_missing_secrets)
     importer = Importer(api, provider, snapshot, ledger, mapping, on_conflict=on_conflict, enable=enable,
-                        reporter=reporter, workers=workers, same_company=same_company, opener=opener)
+                        reporter=reporter, workers=workers, same_company=same_company, opener=opener,
+                        allow_missing_secrets=allow_missing_secrets)
     await importer.plan(flows, result)
     if not dry_run:
         await importer.run(result)

@@ -54,6 +54,7 @@ class ArchivedFlow:
     secret_keys: tuple[str, ...] = ()  # hidden secret values that need a value from the user
     unclassified: tuple[Ref, ...] = ()  # ID-like values no rule classifies (rtype "")
     kept: tuple[Ref, ...] = ()  # values the user accepted as they are (rule "keep")
+    sealed_closed: tuple[str, ...] = ()  # of secret_keys, the encrypted ones no identity given could open
 
     @property
     def label(self) -> str:

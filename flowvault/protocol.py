@@ -76,6 +76,18 @@ def decode(status: int, body: bytes, *, method: str, path: str, hint: str = "") 
     raise ApiError(text, status=status, method=method, path=path, errors=errors)
 
 
+#: statuses that say one part cannot be read with this key or account, not that the API failed
+PART_REFUSED = {403: "the API key may lack the permission", 404: "the account may not have this feature",
+                405: "the server does not allow this method there"}
+
+
+def part_refused(status: int | None) -> str | None:
+    """Why a part of a flow (a relation, a version's detail or schedules) could not be read, when
+    ``status`` says the part is closed to this key rather than that the API failed; else None."""
+    why = PART_REFUSED.get(status) if status is not None else None
+    return f"{status}: {why}" if why else None
+
+
 def _message(data: Any) -> str | None:
     """The error text of a reply: Laravel's ``message``, DRF's ``detail``, or the first field error."""
     if not isinstance(data, dict):

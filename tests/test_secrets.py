@@ -87,7 +87,7 @@ def test_encrypted_secrets_round_trip_into_another_company(make_server: Any, tmp
     assert live.exit_code == 0, live.output  # the live company equals the archive, encrypted values too
 
     without = cli(runner, "import", "--config", cfg, "-t", "company-b", "-a", archive, "--dry-run")
-    assert without.exit_code == 0 and "secrets needing a value" in without.output
+    assert without.exit_code == 2 and "no age identity was given" in without.output  # refused, not emptied
     key = tmp_path / "identity.txt"
     key.write_text(f"# flowvault test identity\n{identity}\n")
     result = cli(runner, "import", "--config", cfg, "-t", "company-b", "-a", archive, "--identity", key)
@@ -120,3 +120,49 @@ def test_a_key_pasted_as_the_variable_name_is_never_echoed(server: Any, tmp_path
         result = cli(runner, *args)
         assert result.exit_code in (4, 9) and key not in result.output
         assert "looks like a key itself (not shown)" in result.output
+
+
+def test_an_encrypted_archive_is_never_imported_with_its_secrets_silently_empty(make_server: Any, tmp_path: Path,
+                                                                                monkeypatch: Any) -> None:
+    """No identity, or one that opens nothing: refused before any write (exit 2), naming the
+    recipient the archive needs. `--allow-missing-secrets` imports them empty on purpose and the
+    first line says so. The identity formats users have are accepted: age-keygen's file, and a key
+    with its public key on one line."""
+    identity, stranger = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    server = make_server(flows=6, companies=1, empty_companies=2)
+    recipient = str(identity.to_public())
+    cfg = write_config(tmp_path / "fv.toml", server, monkeypatch, secrets_recipient=recipient)
+    a, b, c = server.sim.company(0), server.sim.company(1), server.sim.company(2)
+    archive = tmp_path / "archive"
+    runner = CliRunner()
+    assert cli(runner, "export", "--config", cfg, "-p", "company-a", "-a", archive).exit_code == 0
+    assert manifest(archive)["secrets_recipient"] == recipient
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(f"{stranger}\n")
+    some_flow = next(iter(a.flows.values()))["name"]
+    for extra in ([], ["--identity", wrong]):
+        for command in (["import"], ["restore", "--flow", some_flow]):
+            out = cli(runner, *command, "--config", cfg, "-t", "company-b", "-a", archive, *extra)
+            assert out.exit_code == 2, out.output
+            line = out.output.strip()
+            assert "\n" not in line and recipient in line and "nothing was written" in line, line
+            assert ("cannot decrypt" in line) == bool(extra)
+            assert str(identity) not in line
+    assert server.sim.writes("company-b") == 0 and not b.flows
+
+    empty = cli(runner, "import", "--config", cfg, "-t", "company-c", "-a", archive, "--allow-missing-secrets")
+    assert empty.exit_code == 0, empty.output
+    first = empty.output.splitlines()[0]
+    assert "secret value(s) went in empty (--allow-missing-secrets)" in first, first
+    assert len(c.flows) == 6
+
+    keygen = tmp_path / "keygen.txt"
+    keygen.write_text(f"# created: 2026-12-03T12:00:00Z\n# public key: {recipient}\n{identity}\n")
+    one_line = tmp_path / "one-line.txt"  # what `print(i, i.to_public())` wrote
+    one_line.write_text(f"{identity} {recipient}\n")
+    ok = cli(runner, "import", "--config", cfg, "-t", "company-b", "-a", archive, "--identity", keygen)
+    assert ok.exit_code == 0, ok.output
+    assert "went in empty" not in ok.output and secret_values(b) == secret_values(a)
+    again = cli(runner, "restore", "--config", cfg, "-t", "company-b", "-a", archive, "--flow", some_flow,
+                "--identity", one_line)
+    assert again.exit_code == 0, again.output

@@ -170,7 +170,8 @@ def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
     if profile.secrets_recipient:
         from ..crypto import Sealer
 
-        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.git_dir).seal)
+        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.git_dir).seal,
+                       profile.secrets_recipient.strip())
     return Secrets("redact", allow)
 
 

@@ -30,7 +30,8 @@ def is_same_company(source: Any, profile: Profile) -> bool:
 def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
                map_path: Path | None = None, dry_run: bool = False, on_conflict: str = "skip",
                enable: str = "off", concurrency: int | None = None, same_company: bool | None = None,
-               identity: Path | None = None, reporter: Reporter | None = None) -> ImportResult:
+               identity: Path | None = None, allow_missing_secrets: bool = False,
+               reporter: Reporter | None = None) -> ImportResult:
     """Import archived flows into ``profile``'s company, from the last commit (or ``at``): a
     killed export's leftovers in the work tree are never read. ``same_company`` None: decided
     from the archive's recorded source. The result says what happened; a result that is not
@@ -52,7 +53,8 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
                 return await import_archive(api, provider, snapshot, ledger, mapping, target=profile.name,
                                             flows=flows, dry_run=dry_run, on_conflict=on_conflict, enable=enable,
                                             reporter=rep, workers=concurrency or profile.concurrency,
-                                            same_company=same_company, opener=opener)
+                                            same_company=same_company, opener=opener,
+                                            allow_missing_secrets=allow_missing_secrets)
 
     if dry_run:
         result = anyio.run(go)
@@ -118,6 +120,11 @@ def report_import(rep: Reporter, r: ImportResult, source: str) -> None:
         if not r.commit:
             notes["commit"] = "none"
     title = f"{'dry run' if r.dry_run else 'import'} into {r.target}: " + ("ok" if r.ok else "PARTIAL")
+    empty = sum(len(p.missing_secrets) for p in r.plans) if r.dry_run else r.empty_secrets
+    if empty:  # said on the first line: a flow without its credentials does not run
+        title += (f", {empty} secret value(s) {'would go' if r.dry_run else 'went'} in empty"
+                  + (" (--allow-missing-secrets)" if r.allow_missing_secrets else " (listed below)"))
+    fields["empty_secrets"] = empty
     unclassified = [f"{p.label}: {fld} ({count} step(s))" for p in r.plans
                     for fld, count, _ in field_summary(p.unclassified)]
     rep.summary(title, r.ok, fields, {

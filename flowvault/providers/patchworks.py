@@ -17,14 +17,14 @@ from typing import Any
 
 import anyio
 
-from ..archive import FlowRecord, build_record
+from ..archive import NOT_CAPTURED, FlowRecord, build_record
 from ..canonical import Secrets, clean, fingerprint, is_hidden, is_secret, looks_like_credential
 from ..client import ApiClient
 from ..errors import ApiError, NotFoundError, ProtocolError
 from ..flowdiff import relation_items
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..proof import differences
-from ..protocol import flow_id
+from ..protocol import flow_id, part_refused
 from ..references import Rules, remap_flow_doc, scan
 
 FLOWS = "/api/v1/flows"
@@ -39,6 +39,8 @@ RESTORED = {"webhooks": ("status", "format", "body"), "callbacks": ("status", "f
 RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGroups": None,
              "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
 VERSION_INCLUDE = "steps,variables,schedules"
+NO_ENDPOINT = ("the listing ignored its include and the reference documents no other way to read it "
+               "(see README: listing includes)")
 #: listings the reference does not document; where one answers 404, only the map file resolves that type
 RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoints", "script": "/api/v1/scripts",
                   "cache": "/api/v1/caches", "data_pool": "/api/v1/data-pools",
@@ -132,7 +134,7 @@ class Patchworks:
         listed = _listed_versions(flow)
         got: dict[str, Any] = {}
         settings = {k: v for k, v in flow.items() if k != "versions"}
-        missing: list[str] = []
+        not_captured: dict[str, str] = {}  # part → why it could not be read (its last good copy is kept)
 
         async def export_doc() -> None:
             got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
@@ -146,7 +148,13 @@ class Patchworks:
                 got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
 
         async def relation(name: str, path: str) -> None:
-            settings[name] = await _list(api, f"{FLOWS}/{fid}/{path}")
+            try:
+                settings[name] = await _list(api, f"{FLOWS}/{fid}/{path}")
+            except ApiError as e:
+                why = part_refused(e.status)
+                if why is None:
+                    raise
+                not_captured[name] = f"GET {FLOWS}/{{flow}}/{path} answered {why}"
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(export_doc)
@@ -157,7 +165,7 @@ class Patchworks:
                     if path:
                         tg.start_soon(relation, name, path)
                     else:
-                        missing.append(name)
+                        not_captured[name] = NO_ENDPOINT
         export = got["export"]
         if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {fid}: the reply has no 'flow' object")
@@ -171,29 +179,63 @@ class Patchworks:
         exported = [v for v in export["flow"].get("versions") or [] if isinstance(v, dict)]
         by_id = {str(v["id"]): v for v in exported if "id" in v}
         by_iteration = {str(v.get("iteration")): v for v in exported if "iteration" in v}
-        for vid, v in versions.items():
-            if not isinstance(v.get("steps"), list):  # the export document has them
-                twin = by_id.get(str(vid)) if by_id else by_iteration.get(str(v.get("iteration")))
-                if twin is not None and isinstance(twin.get("steps"), list):
-                    versions[vid] = {**v, "steps": twin["steps"]}
+
+        def exported_steps(vid: int, v: dict[str, Any]) -> list[Any] | None:
+            """The version's steps as the export document carries them (matched by version ID, or
+            by iteration when the export has no version IDs): what import replays, so they win."""
+            twin = by_id.get(str(vid)) if by_id else by_iteration.get(str(v.get("iteration")))
+            steps = twin.get("steps") if twin is not None else None
+            return steps if isinstance(steps, list) else None
 
         async def complete(vid: int) -> None:
-            reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
+            """A version's detail and schedules, for what neither the listing nor the versions
+            list carried; merged into what was read (never replacing it)."""
+            try:
+                reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
+            except ApiError as e:
+                why = part_refused(e.status)
+                if why is None:
+                    raise
+                not_captured["version details"] = f"GET {FLOWS}/{{flow}}/versions/{{version}} answered {why}"
+                reply = {"data": {}}
             detail = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(detail, dict):
                 raise ProtocolError(f"GET {FLOWS}/{fid}/versions/{vid}: the reply has no 'data' object")
-            schedules = versions[vid].get("schedules")
+            known = versions[vid]
+            schedules = known.get("schedules")
             if not isinstance(schedules, list):
-                schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
-            versions[vid] = {**detail, "schedules": schedules}
+                try:
+                    schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
+                except ApiError as e:
+                    why = part_refused(e.status)
+                    if why is None:
+                        raise
+                    not_captured["schedules"] = f"GET /api/v1/flow-versions/{{version}}/schedules answered {why}"
+            merged = {**known, **detail, "schedules": schedules}
+            if not isinstance(schedules, list):
+                merged.pop("schedules")
+            for key in ("steps", "variables"):  # a list already read wins over the detail's
+                value = known.get(key) if isinstance(known.get(key), list) else detail.get(key)
+                merged.pop(key, None)
+                if isinstance(value, list):
+                    merged[key] = value
+            versions[vid] = merged
 
         async with anyio.create_task_group() as tg:
             for vid, v in versions.items():
-                if not all(isinstance(v.get(k), list) for k in ("steps", "variables", "schedules")):
+                has_steps = isinstance(v.get("steps"), list) or exported_steps(vid, v) is not None
+                if not (has_steps and all(isinstance(v.get(k), list) for k in ("variables", "schedules"))):
                     tg.start_soon(complete, vid)
-        cleaned = [clean({**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
+        for vid, v in versions.items():
+            steps = exported_steps(vid, v)
+            if steps is not None:
+                versions[vid] = {**v, "steps": steps}
+        cleaned = [clean(v if not isinstance(v.get("schedules"), list) else
+                         {**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
                    for _, v in sorted(versions.items())]
-        return build_record(clean(settings, secrets), clean(export, secrets), cleaned, tuple(missing))
+        if not_captured:
+            settings[NOT_CAPTURED] = dict(sorted(not_captured.items()))
+        return build_record(clean(settings, secrets), clean(export, secrets), cleaned)
 
     # -- import ------------------------------------------------------------------
 
@@ -216,6 +258,10 @@ class Patchworks:
     def checklist(self, settings: dict[str, Any]) -> list[str]:
         """What an import cannot restore for a flow and someone must set up in the target."""
         out = []
+        parts = settings.get(NOT_CAPTURED)
+        for part, why in sorted(parts.items()) if isinstance(parts, dict) else ():
+            out.append(f"{part}: not captured by the export that made this archive ({why}); check them in the "
+                       "source and set them up in the target")
         for hook in _carried(settings, "webhooks") or []:
             if isinstance(hook, dict):
                 out.append(f"webhook {hook.get('url') or '#' + str(hook.get('id'))}: recreated with the target's "
@@ -333,10 +379,18 @@ class Patchworks:
             crons = [str(s["cron_string"]) for s in v.get("schedules") or [] if s.get("cron_string")]
             if crons and it in target_versions:
                 await _sync_schedules(api, target_versions[it], crons, fresh)
+        setup: list[str] = []
         for name, fields in RESTORED.items():  # the relations the reference documents a create for
             items = [x for x in _carried(flow.settings, name) or [] if isinstance(x, dict)]
             bodies = [{k: x.get(k) for k in fields if not is_hidden(x.get(k))} for x in items]
-            await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
+            try:
+                await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
+            except ApiError as e:  # a key that may not create them: the flow stays, the checklist says so
+                why = part_refused(e.status)
+                if why is None:
+                    raise
+                setup.append(f"{name}: {len(bodies)} not recreated ({e.method} {FLOWS}/{{flow}}/{name} answered "
+                             f"{why}); create them in the target")
         notes: list[str] = []
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
@@ -349,7 +403,7 @@ class Patchworks:
             notes.append(flow.label)
         if update:
             await api.put(f"{FLOWS}/{target_id}", update)
-        return notes, {"steps": steps}
+        return notes, {"steps": steps, "setup": setup}
 
     async def patch_ref(self, api: ApiClient, info: Any, ref: Ref, body: dict[str, Any]) -> bool:
         """Set a deferred flow reference (``body``: the step's rewritten top-level key); False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -184,6 +185,10 @@ class Simulator:
         self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
         self.version_ids: dict[int, Any] = {}  # version ID → what the versions list says instead (hostile IDs)
         self.honour_version_include: bool | None = True  # False: ignores ?include=; None: refuses it (400)
+        self.version_detail_steps = True  # False: a version's detail leaves its steps out (the export has them)
+        #: (method, path regex) → status: endpoints this server refuses for every key, as a key without
+        #: the permission (403), an account without the feature (404) or a method not allowed (405)
+        self.refused: dict[tuple[str, str], int] = {}
         #: True: the flow listing honours every ?include=; False: none; a set: only those
         self.honour_listing_include: bool | set[str] = True
         #: a set: the listing refuses (400) any other include, as a query builder does; None: ignores them
@@ -311,6 +316,10 @@ class Simulator:
             company = self.state.company_for_key(key)
             if company is None:
                 return json_response({"message": "Unauthenticated."}, 401)
+            for (method, pattern), status in self.refused.items():
+                if request.method == method and re.fullmatch(pattern, request.url.path):
+                    return json_response({"message": {403: "This action is unauthorized.", 404: "Not found.",
+                                                      405: "Method not allowed."}.get(status, "Refused.")}, status)
             write = request.method in WRITE_METHODS and request.url.path not in READ_ONLY_POSTS
             if write and company.readonly:
                 return json_response({"message": "This action is unauthorized."}, 403)
@@ -494,7 +503,10 @@ class Simulator:
 
     async def get_version(self, request: Request, c: Company) -> Any:
         v = self.state.version(c, request.path_params["flow"], request.path_params["version"])
-        return {"data": self.state.render_version(c, v)}
+        out = self.state.render_version(c, v)
+        if not self.version_detail_steps:
+            out.pop("steps", None)
+        return {"data": out}
 
     async def update_version(self, request: Request, c: Company) -> Any:
         p = request.path_params
