@@ -240,13 +240,14 @@ def history(archive_dir: Path, flow: str | None) -> None:
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="The run report export --report writes: the overview shows each profile's last run from it.")
-@click.option("--config", "config_path", default="flowvault.toml", show_default=True, metavar="FILE",
-              help="The config named in the restore commands the pages show (not read).")
-def ui(archive_dir: Path, host: str, port: int, report_path: Path | None, config_path: str) -> None:
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=Path("flowvault.toml"),
+              show_default=True, metavar="FILE",
+              help="The config named (by its absolute path) in the restore commands the pages show.")
+def ui(archive_dir: Path, host: str, port: int, report_path: Path | None, config_path: Path) -> None:
     """Review the archive in a browser: each flow's step graph, history, diffs, deleted flows."""
     from .ui.web import serve
 
-    serve(archive_dir, host, port, click.echo, report_path, config_path)
+    serve(archive_dir, host, port, click.echo, report_path, config_path.resolve())
 
 
 @main.command()
@@ -389,11 +390,14 @@ def simulator(**options: Any) -> None:
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path), default=Path("flowvault-demo"),
               show_default=True, help="Where the demo writes its config and archive (reset each run).")
 @click.option("--flows", type=click.IntRange(2, 5000), default=40, show_default=True)
-def demo(demo_dir: Path, flows: int) -> None:
+@click.option("--serve", is_flag=True,
+              help="Then keep the simulator serving until Ctrl-C, printing the commands to see the archive and "
+                   "restore the deleted flow against it.")
+def demo(demo_dir: Path, flows: int, serve: bool) -> None:
     """Run the main job end to end against the built-in simulator: no account needed."""
     from .actions.demo import run_demo
 
-    run_demo(demo_dir, flows=flows, echo=click.echo)
+    run_demo(demo_dir, flows=flows, echo=click.echo, serve=serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -109,17 +110,44 @@ def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str
     page.close()
 
 
-def test_a_deleted_flow_shows_the_command_that_brings_it_back(browser: Any, ui: str,
-                                                              reviewed: dict[str, Any]) -> None:
-    page = browser.new_page()
-    page.goto(f"{ui}/")
+def copied_command(browser: Any, url: str, flow_id: Any) -> str:
+    """The restore command of one deleted flow, as its copy button puts it on the clipboard."""
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(url + "/")
     page.get_by_role("link", name="deleted flows").first.click()
-    row = page.locator(f'tr[data-flow="{reviewed["gone"]}"]')
-    assert reviewed["gone_name"][:40] in row.inner_text()
-    command = row.locator("pre.restore").inner_text()
-    assert command.startswith("flowvault restore --config flowvault.toml --target company-a --archive ")
-    assert f"--flow {reviewed['gone']} --at " in command
-    page.close()
+    row = page.locator(f'tr[data-flow="{flow_id}"]')
+    shown = row.locator("pre.restore").inner_text()
+    row.get_by_role("button", name="copy").click()
+    page.wait_for_function("document.querySelector('button.copy').textContent === 'copied'")
+    copied = str(page.evaluate("navigator.clipboard.readText()"))
+    assert copied == shown, (copied, shown)
+    context.close()
+    return copied
+
+
+def run_as_printed(command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """A command the product printed, run as a user pastes it (`flowvault` is this interpreter's)."""
+    args = shlex.split(command)
+    assert args[0] == "flowvault"
+    program = [shutil.which("flowvault") or ""] if shutil.which("flowvault") else [sys.executable, "-m", "flowvault"]
+    return subprocess.run([*program, *args[1:]], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, cwd="/")
+
+
+def test_the_restore_command_of_a_deleted_flow_runs_as_printed(browser: Any, server: Any, config: Path,
+                                                                reviewed: dict[str, Any]) -> None:
+    """Copied with its button, pasted in another folder: the flow is back in the company."""
+    company = server.sim.company(0)
+    with started(reviewed["archive"], "--config", config) as url:
+        command = copied_command(browser, url, reviewed["gone"])
+    assert f"--config {config.resolve()} --target company-a --archive {reviewed['archive'].resolve()}" in command
+    assert f"--flow {reviewed['gone']} --at " in command and "--identity" not in command
+    before = set(company.flows)
+    done = run_as_printed(command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    back = [company.flows[f]["name"] for f in set(company.flows) - before]
+    assert len(back) == 1 and back[0].startswith(reviewed["gone_name"]), back  # renamed if its name is taken
 
 
 def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
@@ -240,7 +268,7 @@ def test_after_the_demo_the_ui_shows_its_edit_and_its_deleted_flow(browser: Any,
     with started(demo / "archive", "--config", demo / "flowvault.toml") as url:
         page = browser.new_page()
         page.goto(url + "/")
-        page.get_by_role("link", name="what changed in the last commit").click()
+        page.get_by_role("link", name="what changed in the last export").click()
         marked = page.locator('g.step[data-status="changed"]')
         assert marked.count() == 1 and edited.group(2) in str(marked.text_content())
         page.goto(url + "/")
@@ -249,3 +277,86 @@ def test_after_the_demo_the_ui_shows_its_edit_and_its_deleted_flow(browser: Any,
         assert row.count() == 1 and deleted.group(1)[:40] in row.inner_text()
         assert f"--config {demo / 'flowvault.toml'} --target company-a" in row.locator("pre.restore").inner_text()
         page.close()
+
+
+def test_the_demo_tour_ends_with_the_deleted_flow_restored_by_the_command_the_ui_shows(browser: Any,
+                                                                                       tmp_path: Path) -> None:
+    """`flowvault demo --serve` keeps its simulator up and prints the commands; the UI command it
+    prints, then the restore command the deleted-flows page shows, each run as printed."""
+    import httpx
+
+    demo = tmp_path / "flowvault-demo"
+    with subprocess.Popen([sys.executable, "-m", "flowvault", "demo", "--dir", str(demo), "--serve"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "then: deleted flows" in line:
+                break
+        out = "".join(lines)
+        deleted = re.search(r"deleted '(.+)'; export again", out)
+        exports = re.search(r"^\s*export (.+?)\s+#", out, re.M)
+        ui_line = re.search(r"^\s*(flowvault ui .+)$", out, re.M)
+        url = re.search(r"keeps serving on (http://127\.0\.0\.1:\d+)", out)
+        assert deleted and exports and ui_line and url, out
+        env = dict(pair.split("=", 1) for pair in exports.group(1).split())
+        args = shlex.split(ui_line.group(1))
+        program = [shutil.which("flowvault")] if shutil.which("flowvault") else [sys.executable, "-m", "flowvault"]
+        with subprocess.Popen([*program, *args[1:], "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, cwd="/", env={**os.environ, **env}) as ui:
+            assert ui.stdout is not None
+            found = re.search(r"http://127\.0\.0\.1:\d+", ui.stdout.readline())
+            assert found
+            page = browser.new_page()
+            page.goto(found.group(0) + "/a/archive/deleted")
+            gone = page.locator("table.deleted tr[data-flow]").get_attribute("data-flow")
+            page.close()
+            command = copied_command(browser, found.group(0), gone)
+            ui.terminate()
+        done = run_as_printed(command, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        listed = httpx.get(f"{url.group(1)}/api/v1/flows", params={"per_page": 100},
+                           headers={"Authorization": env["FLOWVAULT_DEMO_KEY_A"]}).json()["data"]
+        assert deleted.group(1) in [f["name"] for f in listed]
+        proc.send_signal(2)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_an_encrypted_archives_restore_command_needs_the_identity_filled_in(make_server: Any, tmp_path: Path,
+                                                                             monkeypatch: Any) -> None:
+    """Run unfilled it fails loudly and writes nothing; with the identity file named, the flow is
+    back with its secret values."""
+    import html
+
+    import pyrage
+
+    from flowvault.ui.pages import IDENTITY_PLACEHOLDER, deleted_page
+
+    identity = pyrage.x25519.Identity.generate()
+    server = make_server(flows=5, companies=1)
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch, secrets_recipient=str(identity.to_public()))
+    archive = tmp_path / "archive"
+    assert flowvault("export", "--config", config, "-a", archive).returncode == 0
+    company, state = server.sim.company(0), server.sim.state
+    gone = next(f for f in sorted(company.flows) if any(
+        v["secret"] for vid in state.flow_version_ids(company, f) for v in company.versions[vid]["variables"]))
+    values = sorted(v["value"] for vid in state.flow_version_ids(company, gone)
+                    for v in company.versions[vid]["variables"] if v["secret"])
+    state.delete_flow(company, gone)
+    assert flowvault("export", "--config", config, "-a", archive).returncode == 0
+    page = deleted_page("archive", archive, config=config)
+    command = html.unescape(re.search(r'<pre class="restore">(.+?)</pre>', page).group(1))  # type: ignore[union-attr]
+    assert command.endswith(f"--identity {IDENTITY_PLACEHOLDER}")
+    writes = server.sim.writes(0)
+    unfilled = run_as_printed(command)
+    assert unfilled.returncode == 4 and IDENTITY_PLACEHOLDER in unfilled.stderr, unfilled.stderr
+    assert server.sim.writes(0) == writes
+    key = tmp_path / "me.key"
+    key.write_text(f"{identity}\n")
+    filled = run_as_printed(command.replace(IDENTITY_PLACEHOLDER, str(key)))
+    assert filled.returncode == 0, filled.stdout + filled.stderr
+    back = max(company.flows)  # the newest ID: the flow the restore created
+    restored = sorted(v["value"] for vid in state.flow_version_ids(company, back)
+                      for v in company.versions[vid]["variables"] if v["secret"])
+    assert restored == values

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,18 +27,21 @@ def _reset(demo_dir: Path) -> None:
     (demo_dir / MARK).write_text("created by flowvault demo; deleted and rebuilt on each run\n")
 
 
-def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = print) -> None:
+def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = print, serve: bool = False) -> None:
+    """The nightly job twice; with ``serve`` the simulator then keeps serving until Ctrl-C (or
+    SIGTERM), so that the UI's restore command can bring the deleted flow back."""
     from ..simulator import start  # the demo is the one product path that starts the simulator
 
     _reset(demo_dir)
-    archive = demo_dir / "archive"
+    archive = demo_dir.resolve() / "archive"
+    keys: dict[str, str] = {}
     with start(companies=2, flows=flows, versions=3, seed=7) as server:
         sim = server.sim
         cfg = demo_dir / "flowvault.toml"
         lines = []
         for i, company in enumerate(sim.state.companies[:2]):
             var = f"FLOWVAULT_DEMO_KEY_{'AB'[i]}"
-            os.environ[var] = company.api_key
+            os.environ[var] = keys[var] = company.api_key
             lines += [f"[profiles.{company.name}]", f'base_url = "{server.url}"', f'api_key_env = "{var}"',
                       "concurrency = 8", "rate_limit = 0  # the built-in simulator has no limit", ""]
         cfg.write_text("\n".join(lines))
@@ -60,12 +65,27 @@ def run_demo(demo_dir: Path, *, flows: int = 40, echo: Callable[[str], None] = p
              f"{vid}), deleted '{deleted}'; export again")
         run_export(profile, archive, reporter=Reporter("text"))
 
-    history = History.open(archive)
-    echo("\n3) the archive's history (git log --stat):\n")
-    for commit in history.log(max_count=2):
-        stat = history.show_stat(commit.sha).splitlines()
-        echo("\n".join(stat[:14] + ([f"    … {len(stat) - 16} more files"] if len(stat) > 16 else []) + stat[-1:]))
-        echo("")
-    echo(f"Try: git -C {archive} log --stat   |   the archive is plain JSON under {archive}/flows/")
-    echo(f"See it: flowvault ui --archive {archive}   (the edit as a marked step, the deleted flow with its "
-         "restore command)")
+        history = History.open(archive)
+        echo("\n3) the archive's history (git log --stat):\n")
+        for commit in history.log(max_count=2):
+            stat = history.show_stat(commit.sha).splitlines()
+            echo("\n".join(stat[:14] + ([f"    … {len(stat) - 16} more files"] if len(stat) > 16 else [])
+                           + stat[-1:]))
+            echo("")
+        ui = shlex.join(["flowvault", "ui", "--archive", str(archive), "--config", str(cfg.resolve())])
+        echo(f"Try: git -C {shlex.quote(str(archive))} log --stat   |   the archive is plain JSON under "
+             f"{archive}/flows/")
+        if not serve:
+            echo(f"See it: {ui}   (the edit as a marked step, the deleted flow with its restore command; to run "
+                 "that command the simulator must be up: flowvault demo --serve)")
+            return
+        echo(f"\n4) the simulator keeps serving on {server.url} until Ctrl-C. In another shell, see the archive "
+             "and bring the deleted flow back with the command its page shows:\n")
+        echo("   export " + " ".join(f"{k}={v}" for k, v in keys.items()) + "   # the simulator's keys, not real ones")
+        echo(f"   {ui}")
+        echo("   then: deleted flows → copy → run the command in that shell")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            echo("demo simulator stopped")

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ..archive import FLOWS_DIR, MANIFEST, Snapshot, id_key
-from ..errors import ArchiveError, UsageError
+from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import RELATIONS, relation_items
 from ..history import Commit, History
 from ..snapshots import open_snapshot
@@ -66,9 +66,9 @@ FAILED_LINE = "failed (kept previous copy): "
 
 
 def last_run(commit: Commit | None, report: dict[str, Any] | None, profile: str | None) -> dict[str, Any]:
-    """How the last run ended: from the run report (``--report``) when it covers this
+    """How the last export ended: from the run report (``--report``) when it covers this
     archive's profile — it also knows runs that committed nothing — else from the last
-    commit's message (its subject counts failures, its body names them and why)."""
+    export commit's message (its subject counts failures, its body names them and why)."""
     entry = (report or {}).get("profiles", {}).get(profile) if profile else None
     if isinstance(entry, dict):
         failed = entry.get("failed")
@@ -81,10 +81,21 @@ def last_run(commit: Commit | None, report: dict[str, Any] | None, profile: str 
     failed = [line.removeprefix(FAILED_LINE) for line in commit.message.splitlines() if line.startswith(FAILED_LINE)]
     partial = bool(failed) or " failed" in commit.summary
     return {"status": "partial" if partial else "ok", "when": commit.date, "failed": failed, "error": None,
-            "source": "last commit"}
+            "source": "last export commit"}
 
 
 # -- overview -------------------------------------------------------------------------
+
+
+def exports_of(history: History, max_count: int = 1) -> list[Commit]:
+    """The newest export commits: the commits that touched the manifest (an import commits only
+    its ID map, under imports/), so an import or restore never stands in for the night's export."""
+    return history.log([MANIFEST], max_count=max_count)
+
+
+def last_export(root: Path) -> str | None:
+    found = exports_of(History.open(root))
+    return found[0].sha if found else None
 
 
 def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] | None = None) -> str:
@@ -92,6 +103,9 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
     for name, root in archives.items():
         history = History.open(root)
         commits = history.log(max_count=8)
+        exports = exports_of(history, max_count=8)
+        export_shas = {c.sha for c in exports}
+        kinds = {c.sha: "export" if c.sha in export_shas else "import" for c in commits}
         flows: list[dict[str, Any]] = []
         source: Any = {}
         if commits:
@@ -99,9 +113,10 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
             source = snap.manifest.get("source") or {}
             flows = [{"id": fid, "name": e.get("name"), "versions": e.get("versions")}
                      for fid, e in sorted(snap.flows.items(), key=lambda kv: (str(kv[1].get("name")), kv[0]))]
-        run = last_run(commits[0] if commits else None, report,
+        run = last_run(exports[0] if exports else None, report,
                        str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
-        cards.append({"name": name, "commits": commits, "flows": flows, "source": source, "run": run})
+        cards.append({"name": name, "commits": commits, "kinds": kinds, "flows": flows, "source": source,
+                      "run": run, "last_export": exports[0] if exports else None})
     return render("overview.html", cards=cards, base=base, title="flowvault archives")
 
 
@@ -249,18 +264,49 @@ def parent_of(root: Path, sha: str) -> str:
 # -- deleted flows ---------------------------------------------------------------------
 
 
-def deleted_page(name: str, root: Path, base: str = "", config_hint: str = "flowvault.toml") -> str:
+#: in a restore command for an encrypted archive: the user names their age identity file here
+IDENTITY_PLACEHOLDER = "AGE_IDENTITY_FILE"
+
+
+def restore_command(config: Path, profile: str, root: Path, flow_id: str, sha: str, encrypted: bool,
+                    name_taken: bool = False) -> str:
+    """The command that brings one deleted flow back, runnable as printed from any folder
+    (absolute paths); ``--on-conflict rename`` when a flow of the archive's last export has its
+    name (skip would refuse); for an encrypted archive it names ``--identity`` with a placeholder,
+    so that run unfilled it fails loudly instead of restoring empty credentials."""
+    args = ["flowvault", "restore", "--config", str(config.resolve()), "--target", profile,
+            "--archive", str(root.resolve()), "--flow", flow_id, "--at", sha[:12]]
+    if name_taken:
+        args += ["--on-conflict", "rename"]
+    if encrypted:
+        args += ["--identity", IDENTITY_PLACEHOLDER]
+    return shlex.join(args)
+
+
+def deleted_page(name: str, root: Path, base: str = "", config: Path = Path("flowvault.toml")) -> str:
     from ..actions.history import deleted_flows
+    from ..config import load_config
 
     history = History.open(root)
     profile = "PROFILE"
+    names: set[str] = set()
     if history.head() is not None:
-        source = open_snapshot(history, "HEAD").manifest.get("source")
+        head = open_snapshot(history, "HEAD")
+        names = {str(e.get("name")) for e in head.flows.values()}
+        source = head.manifest.get("source")
         if isinstance(source, dict) and source.get("profile"):
             profile = str(source["profile"])
-    rows = [{"id": d.flow_id, "name": d.name, "commit": d.last_commit,
-             "command": " ".join(["flowvault", "restore", "--config", shlex.quote(config_hint), "--target",
-                                  shlex.quote(profile), "--archive", shlex.quote(str(root)), "--flow", d.flow_id,
-                                  "--at", d.last_commit.sha[:12]])}
-            for d in deleted_flows(root)]
-    return render("deleted.html", archive=name, rows=rows, base=base, title=f"deleted flows — {name}")
+    try:  # only to name the variable that must hold the key where the command runs
+        key_env: str | None = load_config(config).profile(profile).api_key_env
+        config_problem = None
+    except FlowvaultError as e:  # the config cannot serve the command: said on the page
+        key_env, config_problem = None, str(e)
+    rows = []
+    for d in deleted_flows(root):
+        encrypted = open_snapshot(history, d.last_commit.sha).manifest.get("secrets") == "encrypted"
+        rows.append({"id": d.flow_id, "name": d.name, "commit": d.last_commit, "encrypted": encrypted,
+                     "command": restore_command(config, profile, root, d.flow_id, d.last_commit.sha, encrypted,
+                                                d.name in names)})
+    return render("deleted.html", archive=name, rows=rows, base=base, title=f"deleted flows — {name}",
+                  key_env=key_env, config=str(config.resolve()), config_problem=config_problem,
+                  placeholder=IDENTITY_PLACEHOLDER)

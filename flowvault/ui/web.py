@@ -22,7 +22,7 @@ from . import pages
 _SAFE = re.compile(r"^[A-Za-z0-9._~^: -]{1,80}$")  # revisions (SHA, HEAD~2, 2026-11-20, 3 days ago) and IDs
 
 
-def create_app(root: Path, report: Path | None = None, config: str = "flowvault.toml") -> Starlette:
+def create_app(root: Path, report: Path | None = None, config: Path = Path("flowvault.toml")) -> Starlette:
     archives = pages.find_archives(root)
 
     def page(build: Callable[[Request], str]) -> Callable[[Request], Any]:
@@ -60,7 +60,7 @@ def create_app(root: Path, report: Path | None = None, config: str = "flowvault.
 
     def diff(request: Request) -> str:
         name, path = archive(request)
-        new = param(request, "to") or "HEAD"
+        new = param(request, "to") or pages.last_export(path) or "HEAD"
         old = param(request, "from")
         if old is None:
             old = pages.parent_of(path, new)
@@ -73,7 +73,7 @@ def create_app(root: Path, report: Path | None = None, config: str = "flowvault.
 
     def deleted(request: Request) -> str:
         name, path = archive(request)
-        return pages.deleted_page(name, path, config_hint=config)
+        return pages.deleted_page(name, path, config=config)
 
     return Starlette(routes=[
         Route("/", page(overview)),
@@ -86,7 +86,7 @@ def create_app(root: Path, report: Path | None = None, config: str = "flowvault.
 
 
 def serve(root: Path, host: str, port: int, echo: Callable[[str], None], report: Path | None = None,
-          config: str = "flowvault.toml") -> None:
+          config: Path = Path("flowvault.toml")) -> None:
     """Bind first (a taken port is an OSError the CLI reports in one line), print the URL, serve."""
     import socket
 
