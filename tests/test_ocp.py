@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,37 @@ def test_import_options_apply_to_ocp(ocp: Any, tmp_path: Path, runner: CliRunner
     assert "start the app by hand" in " ".join(notes)
     names = sorted(f["name"] for f in b["flows"].values())
     assert names.count(a["flows"][mapped_src]["name"]) == 0 and len(names) == 8
+
+
+def test_every_command_and_page_takes_ocp_uuids(ocp: Any, tmp_path: Path, runner: CliRunner) -> None:
+    """history, deleted, diff, verify, restore and the UI's pages and links, with OCP's UUID flow IDs."""
+    import httpx
+
+    from .test_ui import run_as_printed, started
+
+    server, cfg = ocp
+    st = ocp_state(server.sim.company(0))
+    archive = tmp_path / "archive"
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
+    edited, gone = [fid for fid in sorted(st["flows"]) if fid not in st["used_by"]][:2]
+    st["flows"][edited]["output_fields"] = [*st["flows"][edited]["output_fields"], "added_tonight"]
+    gone_name = st["flows"][gone]["name"]
+    del st["flows"][gone]
+    assert run(runner, "export", "--config", cfg, "-p", "company-a", "--archive", archive).exit_code == 0
+
+    hist = run(runner, "history", "--archive", archive, "--flow", edited)
+    assert hist.exit_code == 0 and len(hist.output.strip().splitlines()) == 2, hist.output
+    assert gone in run(runner, "deleted", "--archive", archive).output
+    diff = run(runner, "diff", "--archive", archive, "HEAD~1", "HEAD")
+    assert diff.exit_code == 0 and edited in diff.output and gone in diff.output, diff.output
+    assert run(runner, "verify", "--archive", archive).exit_code == 0
+    with started(archive, "--config", cfg) as url:
+        assert httpx.get(f"{url}/a/archive/flow/{edited}").status_code == 200
+        home = httpx.get(f"{url}/").text
+        assert f"/a/archive/flow/{edited}" in home
+        deleted = httpx.get(f"{url}/a/archive/deleted").text
+    command = re.search(r'<pre class="restore">(.+?)</pre>', deleted)
+    assert command and f"--flow {gone} " in html.unescape(command.group(1))
+    done = run_as_printed(html.unescape(command.group(1)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [f for f in st["flows"].values() if f["name"] == gone_name]

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..archive import FLOWS_DIR, MANIFEST, parse_manifest
 from ..errors import ArchiveError
 from ..history import Commit, History
+from ..protocol import flow_id
 from ..snapshots import find_flow, manifests
 
 
@@ -43,6 +44,6 @@ def flow_commits(archive_dir: Path | str, wanted: str | None) -> list[Commit]:
     if wanted is None:
         return history.log()
     _, fid = find_flow(history, wanted, None)
-    if not fid.isdigit():
-        raise ArchiveError(f"{history.root}: unexpected flow ID '{fid}'")
+    if flow_id(fid) is None:  # an ID as export accepts it (a number, or OCP's UUID): a safe path glob
+        raise ArchiveError(f"{history.root}: unexpected flow ID '{fid[:40]}' in the manifest")
     return history.log([f"{FLOWS_DIR}/{fid}-*"])
