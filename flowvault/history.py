@@ -175,6 +175,19 @@ class History:
                     self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", p)
             self.repo.git.clean("-fdq", "--", *paths)
 
+    def restore_altered(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> list[str]:
+        """Put back, from the last commit, every file of flowvault's that was deleted or edited in
+        the work tree since (by hand, another tool): a run keeps unchanged flows as archived, and
+        must not commit a removal or an edit the API never showed. Returns the paths put back."""
+        if self.head() is None:
+            return []
+        with git_errors(self.root, "checking the work tree against the last commit"):
+            out = self.repo.git.diff("--name-only", "-z", "--no-renames", "HEAD", "--", *paths)
+            altered = [p for p in out.split("\0") if p]
+            if altered:
+                self.repo.git.checkout("HEAD", "--", *altered)
+        return altered
+
     # -- commit and push -------------------------------------------------------
 
     def dirty_paths(self) -> list[str]:

@@ -25,7 +25,16 @@ from .crypto import Opener
 from .errors import ArchiveError, FlowvaultError, PartialFailure, UsageError
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
-from .plan import Resolver, dependency_order, deps_to_add, field_summary, plan_flow, unique_name, waves
+from .plan import (
+    Resolver,
+    dependency_order,
+    deps_to_add,
+    field_summary,
+    plan_flow,
+    refuse_shared_targets,
+    unique_name,
+    waves,
+)
 from .pool import for_each
 from .providers import Provider
 from .references import Rules, hidden_keys, remap_step, steps_of
@@ -205,6 +214,7 @@ class Importer:
                 flow, self.resolver, done=done, target_names=names, in_run=in_run, cycle_edges=cycles,
                 on_conflict=self.on_conflict, secrets=self.secrets, name_problem=self.provider.name_problem(flow.name),
                 name_key=self.provider.name_key))
+        refuse_shared_targets(result.plans)
         replacing = [p for p in result.plans if p.action == "replace"]
         if replacing:
             self._refuse_replacing_referenced(replacing, flows, in_run)

@@ -145,6 +145,24 @@ def plan_flow(flow: ArchivedFlow, resolver: Resolver, *, done: dict[str, int | s
     return plan
 
 
+def refuse_shared_targets(plans: list[FlowPlan]) -> None:
+    """``--on-conflict replace`` where several archived flows share the name of one target flow:
+    each would replace the same flow (the second finds it deleted). Refuse them all, by name,
+    before anything is written — the dry run shows the same."""
+    by_target: dict[str, list[FlowPlan]] = {}
+    for plan in plans:
+        if plan.action == "replace" and plan.target_id is not None:
+            by_target.setdefault(str(plan.target_id), []).append(plan)
+    for target, group in by_target.items():
+        if len(group) < 2:
+            continue
+        labels = ", ".join(p.flow.label for p in group[:5]) + (f" (+{len(group) - 5} more)" if len(group) > 5 else "")
+        for plan in group:
+            plan.action = "conflict"
+            plan.reason = (f"{len(group)} archived flows would replace the same target flow #{target}: {labels}; "
+                           "not choosing one: import one of them with --flow, or use --on-conflict rename")
+
+
 def unique_name(name: str, taken: set[str], renamed: Callable[[str, int], str], name_key: NameKey = str) -> str:
     """The first of ``renamed(name, 2)``, ``renamed(name, 3)``… whose key is not taken."""
     n = 2

@@ -67,6 +67,11 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
                   "in plain text, where they stay even after later runs (README: secrets, purging)")
     with history.run():  # a killed run's leftovers are undone first: the manifest read below is the last commit's
+        altered = history.restore_altered()
+        put_back = (f"{len(altered)} archive file(s) were deleted or edited in the work tree since the last "
+                    f"commit (e.g. {altered[0]}): put back from the last commit") if altered else None
+        if put_back:
+            rep.event("warning", message=put_back)
         if not retarget:
             check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
@@ -78,6 +83,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
                                             flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,
                                             reporter=rep, workers=2 * (concurrency or profile.concurrency),
                                             incremental=incremental)
+        if put_back:
+            result.warnings.insert(0, put_back)
         commit_export(history, result, message)
         save_fetch_state(history, profile, policy, result, incremental, bool(flows))
     report_export(rep, result)
