@@ -24,6 +24,7 @@ from .errors import (
     UsageError,
 )
 from .output import Reporter
+from .signals import StoppedAfterCommit
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -37,6 +38,8 @@ class FlowvaultGroup(click.Group):
             return super().invoke(ctx)
         except FlowvaultError as e:
             _fail(ctx, str(e), e.exit_code)
+        except StoppedAfterCommit as e:  # the commit landed, then a stop arrived: say what HEAD holds
+            _fail(ctx, str(e), e.code, prefix="flowvault: ")
         except KeyboardInterrupt:
             if _received:
                 _fail(ctx, f"stopped by {signal.Signals(_received[-1]).name}; the archive keeps its last commit",
@@ -69,12 +72,13 @@ def _terminate(signum: int, _frame: Any) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
-def _fail(ctx: click.Context, message: str, code: int) -> None:
+def _fail(ctx: click.Context, message: str, code: int, prefix: str = "flowvault: error: ") -> None:
     line = " ".join(message.split())
     sub = ctx.obj if isinstance(ctx.obj, dict) else {}
     if sub.get("log_format") == "json":
-        click.echo(orjson.dumps({"event": "error", "exit_code": code, "message": line}).decode())
-    click.echo(f"flowvault: error: {line}", err=True)
+        click.echo(orjson.dumps({"event": "error" if code else "stopped", "exit_code": code,
+                                 "message": line}).decode())
+    click.echo(f"{prefix}{line}", err=True)
     ctx.exit(code)
 
 

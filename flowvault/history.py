@@ -11,7 +11,7 @@ import fcntl
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +19,14 @@ import git
 from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuchPathError
 
 from .errors import ArchiveError, PushError, UsageError
+from .signals import StoppedAfterCommit, held
 
 MARKER = "flowvault-run-in-progress"
 OWN_PATHS = ("manifest.json", "flows", "imports")  # what flowvault writes; nothing else is committed
 LOCK = "flowvault.lock"
+#: git config given to `git commit` through the environment (git >= 2.31): auto gc never detaches
+FOREGROUND_GC = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.autoDetach", "GIT_CONFIG_VALUE_0": "false"}
+ORPHAN_WAIT = 300.0  # seconds a run waits for a git process a killed run left working
 _FALLBACK_ID = {"GIT_AUTHOR_NAME": "flowvault", "GIT_AUTHOR_EMAIL": "flowvault@localhost",
                 "GIT_COMMITTER_NAME": "flowvault", "GIT_COMMITTER_EMAIL": "flowvault@localhost"}
 
@@ -38,9 +42,19 @@ def git_errors(root: Path, what: str) -> Iterator[None]:
     try:
         yield
     except GitCommandError as e:
-        raise ArchiveError(f"{root}: {what} failed ({_git_msg(e)})") from None
-    except (GitError, ValueError, OSError) as e:  # unreadable objects, a broken repository
+        message = _git_msg(e)
+        damaged = "archive damaged: " if _DAMAGE.search(message) else ""
+        raise ArchiveError(f"{root}: {damaged}{what} failed ({message})") from None
+    except (GitError, ValueError) as e:  # unreadable objects, a broken repository
+        raise ArchiveError(f"{root}: archive damaged: {what} failed ({e.__class__.__name__}: "
+                           f"{_first_line(e)})") from None
+    except OSError as e:  # the machine: a full disk, a read-only volume
         raise ArchiveError(f"{root}: {what} failed ({e.__class__.__name__}: {_first_line(e)})") from None
+
+
+#: what git says when an object it needs cannot be read: the repository is damaged
+_DAMAGE = re.compile(r"unable to read|is corrupt|bad object|invalid object|loose object|corrupt|"
+                     r"missing (blob|tree|commit)|does not point to a valid object", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -99,8 +113,23 @@ class History:
 
     # -- one run at a time, and recovery of an interrupted one -------------------
 
+    def _wait_for_orphaned_git(self, say: Callable[[str], None], limit: float = ORPHAN_WAIT) -> None:
+        """A git that a killed run started may still be working here (the run was killed, its
+        child was not): wait for it, bounded, rather than pull its index lock from under it."""
+        deadline = time.monotonic() + limit
+        told = False
+        while (self.git_dir / "index.lock").exists() and _git_running_in(self.root):
+            if not told:
+                say(f"{self.root}: a git process left by an interrupted run is still working here; waiting for it "
+                    f"(at most {limit:g} s)")
+                told = True
+            if time.monotonic() > deadline:
+                raise ArchiveError(f"{self.root}: a git process left by an interrupted run is still running after "
+                                   f"{limit:g} s; stop it, then run again")
+            time.sleep(0.1)
+
     @contextlib.contextmanager
-    def run(self) -> Iterator[None]:
+    def run(self, say: Callable[[str], None] = lambda _: None) -> Iterator[None]:
         """Hold the archive's lock; if a previous run died mid-way, put the work tree back to
         HEAD first (clearing the index lock git left when it was killed with it). A run that
         fails or is interrupted is rolled back on the spot; one that is killed leaves the
@@ -117,17 +146,23 @@ class History:
                 raise ArchiveError(f"{self.root}: another flowvault run is using this archive") from None
             marker = self.git_dir / MARKER
             if marker.exists():
-                # our own run was killed (we hold the lock, so no flowvault is running here): a git
-                # it started may have died holding the index lock; nothing else writes this repository
+                # our own run was killed (we hold the lock, so no flowvault is running here): a git it
+                # started may still be finishing (waited for), or have died holding the index lock
+                self._wait_for_orphaned_git(say)
                 (self.git_dir / "index.lock").unlink(missing_ok=True)
                 self.rollback()
             marker.write_text(str(os.getpid()))
             clean = True
             try:
                 yield
-            except BaseException:  # Ctrl-C, SIGTERM or any failure: back to the last commit, now
+            except BaseException as exc:  # Ctrl-C, SIGTERM or any failure: back to the last commit, now
                 clean = False
-                self.rollback()
+                try:
+                    self.rollback()
+                except ArchiveError:
+                    if isinstance(exc, ArchiveError):  # the archive's own trouble says more than the rollback's
+                        raise exc from None
+                    raise
                 clean = True
                 raise
             finally:
@@ -155,6 +190,7 @@ class History:
         """Objects git cannot read back (``git fsck``), one line each; empty when sound."""
         if self.head() is None:
             return []
+        self._wait_for_gc()
         try:
             self.repo.git.fsck("--no-progress", "--no-dangling", "--no-reflogs")
         except GitCommandError as e:
@@ -164,6 +200,30 @@ class History:
             return [f"{self.root}: git object store damaged: {ln}" for ln in lines[:20]] or \
                 [f"{self.root}: git fsck failed ({_git_msg(e)})"]
         return []
+
+    def check_head(self, *, thorough: bool) -> list[str]:
+        """Damage a run would build on: HEAD's commit and trees unreadable (checked every run,
+        cheap), or with ``thorough`` any object (``git fsck``, as verify runs it)."""
+        head = self.head()
+        if head is None:
+            return []
+        try:
+            self.repo.git.ls_tree("-r", "-d", "--full-tree", f"{head}^{{tree}}")
+        except GitCommandError as e:
+            return [f"{self.root}: git object store damaged: HEAD ({head[:10]}) cannot be read ({_git_msg(e)})"]
+        return self.damaged() if thorough else []
+
+    def _wait_for_gc(self, limit: float = ORPHAN_WAIT) -> None:
+        """A ``git gc`` running here (git's own detached auto gc, from an older flowvault or a
+        user) repacks under a reader's feet: fsck would report objects it is moving as damaged."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                pid = int((self.git_dir / "gc.pid").read_text().split()[0])
+                os.kill(pid, 0)
+            except (OSError, ValueError, IndexError):
+                return  # no gc.pid, or its process is gone (a stale file)
+            time.sleep(0.1)
 
     def rollback(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> None:
         """Discard uncommitted changes to the archive's own files."""
@@ -197,7 +257,14 @@ class History:
 
     def commit_all(self, message: str) -> str | None:
         """Commit every change to flowvault's own paths (and nothing else the folder holds);
-        None when nothing changed."""
+        None when nothing changed. A stop signal meanwhile waits for the commit (StoppedAfterCommit)."""
+        with held() as stops:
+            sha = self._commit_all(message)
+        if stops:
+            raise StoppedAfterCommit(sha, stops[0])
+        return sha
+
+    def _commit_all(self, message: str) -> str | None:
         with git_errors(self.root, "git commit"):
             paths = [p for p in OWN_PATHS if (self.root / p).exists() or self.repo.git.ls_files("--", p)]
             if not paths:
@@ -218,20 +285,28 @@ class History:
         return sorted(p for p in out.split("\0") if p and p.split("/")[0] not in OWN_PATHS)
 
     def commit_paths(self, paths: list[str], message: str) -> str | None:
-        """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds."""
-        with git_errors(self.root, "git commit"):
-            self.repo.git.add("--", *paths)
-            if self.head() is not None and not self.repo.git.diff("--cached", "--name-only", "--", *paths):
-                return None
-            self._commit(message, "--", *paths)
-        return self.head()
+        """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds; a stop
+        signal meanwhile waits for the commit (StoppedAfterCommit)."""
+        with held() as stops:
+            with git_errors(self.root, "git commit"):
+                self.repo.git.add("--", *paths)
+                if self.head() is not None and not self.repo.git.diff("--cached", "--name-only", "--", *paths):
+                    sha = None
+                else:
+                    self._commit(message, "--", *paths)
+                    sha = self.head()
+        if stops:
+            raise StoppedAfterCommit(sha, stops[0])
+        return sha
 
     def _commit(self, message: str, *args: str) -> None:
         # the message goes through a file: a run that adds 20,000 flows names them all
         path = self.git_dir / "FLOWVAULT_COMMIT_MSG"
         path.write_text(message, encoding="utf-8")
         try:
-            with self.repo.git.custom_environment(**self._identity()):
+            # git's automatic gc runs in the foreground, under the run's lock: detached, it repacks
+            # while verify or the next run reads the repository (which then looks damaged)
+            with self.repo.git.custom_environment(**self._identity(), **FOREGROUND_GC):
                 self.repo.git.commit("-q", "--no-verify", "--no-gpg-sign", "-F", str(path), *args)
         finally:
             path.unlink(missing_ok=True)
@@ -291,6 +366,13 @@ class History:
                 return str(self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{text}^{{commit}}"))
             except GitCommandError:
                 pass
+            try:  # the name resolves, its commit does not read: damage, not a bad command line
+                named = str(self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", text))
+            except GitCommandError:
+                named = ""
+            if named:
+                raise ArchiveError(f"{self.root}: archive damaged: '{rev}' names commit {named[:10]}, which git "
+                                   "cannot read (restore the repository from a clone or its remote)")
             if not (_DATE.match(text) or _AGO.match(text)):
                 raise UsageError(f"{self.root}: unknown revision '{rev}' (give a commit, branch, tag, "
                                  "HEAD~N, a date such as 2026-11-20, or '3 days ago')")
@@ -348,6 +430,27 @@ class History:
     def show_stat(self, sha: str) -> str:
         with git_errors(self.root, "git show"):
             return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+
+
+def _git_running_in(root: Path) -> bool:
+    """Whether a git process (other than this one) works in ``root`` right now (Linux /proc;
+    elsewhere: False, as before)."""
+    target = str(root.resolve())
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if os.readlink(entry / "cwd") != target:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")[:2]
+        except OSError:
+            continue
+        if any(Path(a.decode(errors="replace")).name.startswith("git") for a in argv if a):
+            return True
+    return False
 
 
 def _initialised_by_another(path: Path) -> git.Repo:

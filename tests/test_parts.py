@@ -149,5 +149,6 @@ def test_an_import_whose_target_refuses_webhooks_keeps_the_flows_and_lists_them_
     assert summary["imported"] == 20
     with_hooks = [e for e in manifest(exported)["flows"].values()
                   if orjson.loads((exported / "flows" / e["folder"] / "flow.json").read_bytes()).get("webhooks")]
-    refused = [s for s in summary["details"]["setup_required"] if "webhooks: 1 not recreated" in s and "answered 403" in s]
+    refused = [s for s in summary["details"]["setup_required"]
+               if "webhooks: 1 not recreated" in s and "answered 403" in s]
     assert with_hooks and len(refused) == len(with_hooks)

@@ -31,6 +31,7 @@ from ..exporter import ExportResult, Incremental, commit_export, export_flows
 from ..history import History
 from ..output import Reporter, peak_rss_mb
 from ..providers import provider_for
+from ..signals import StoppedAfterCommit
 
 
 @dataclass
@@ -66,7 +67,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
     if keep_secrets:
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
                   "in plain text, where they stay even after later runs (README: secrets, purging)")
-    with history.run():  # a killed run's leftovers are undone first: the manifest read below is the last commit's
+    # a killed run's leftovers are undone first: the manifest read below is the last commit's
+    with history.run(lambda m: rep.event("warning", message=m)):
         altered = history.restore_altered()
         put_back = (f"{len(altered)} archive file(s) were deleted or edited in the work tree since the last "
                     f"commit (e.g. {altered[0]}): put back from the last commit") if altered else None
@@ -76,6 +78,11 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
             check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
         incremental = fetch_plan(history, profile, policy, full)
+        damage = history.check_head(thorough=incremental.full is not None)  # a full run checks every object
+        if damage:
+            raise ArchiveError(f"archive damaged, nothing exported: {damage[0]}"
+                               + (f" (+{len(damage) - 1} more)" if len(damage) > 1 else "")
+                               + "; restore the repository from a clone or its remote, or export into a new archive")
         with run_deadline(profile.run_deadline):
             async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
                 result = await export_flows(api, Archive(history.root), profile=profile.name,
@@ -85,9 +92,16 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
                                             incremental=incremental)
         if put_back:
             result.warnings.insert(0, put_back)
-        commit_export(history, result, message)
+        stopped: StoppedAfterCommit | None = None
+        try:
+            commit_export(history, result, message)
+        except StoppedAfterCommit as stop:  # the commit landed: the run is done, then it stops
+            result.commit, stopped = stop.commit, stop
         save_fetch_state(history, profile, policy, result, incremental, bool(flows))
     report_export(rep, result)
+    if stopped is not None:
+        stopped.code = exit_code(result)
+        raise stopped
     if push and history.head() is not None:
         try:
             history.push()

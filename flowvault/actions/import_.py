@@ -16,7 +16,9 @@ from ..importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
 from ..mapfile import load_map
 from ..output import Reporter, peak_rss_mb
 from ..plan import field_summary
+from ..errors import EXIT_PARTIAL
 from ..providers import provider_for
+from ..signals import StoppedAfterCommit
 from ..snapshots import open_snapshot
 
 
@@ -59,12 +61,20 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
     if dry_run:
         result = anyio.run(go)
     else:
-        with history.run():
+        stopped: StoppedAfterCommit | None = None
+        with history.run(lambda m: rep.event("warning", message=m)):
             try:
                 result = anyio.run(go)
             finally:
-                commit = _commit_ledger(history, ledger, profile.name)
+                try:
+                    commit = _commit_ledger(history, ledger, profile.name)
+                except StoppedAfterCommit as stop:  # the ID map landed; the import itself had finished
+                    commit, stopped = stop.commit, stop
             result.commit = commit
+        if stopped is not None:
+            report_import(rep, result, snapshot.where)
+            stopped.code = 0 if result.ok else EXIT_PARTIAL
+            raise stopped
     report_import(rep, result, snapshot.where)
     return result
 
