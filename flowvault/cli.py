@@ -339,7 +339,8 @@ def doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, 
 
     checks = run_doctor(config_path, profile, archives)
     for c in checks:
-        mark = click.style("✓", fg="green") if c.ok else click.style("✗", fg="red")
+        mark = click.style("✗", fg="red") if not c.ok else click.style("!", fg="yellow") if c.warn \
+            else click.style("✓", fg="green")
         click.echo(f"{mark} {c.what}: {c.detail}")
     failing = [c for c in checks if not c.ok]
     if failing:

@@ -127,7 +127,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     async def produce(send: Any) -> None:
         """The listing, a page at a time, feeding the workers (memory: a page and a buffer)."""
         async with send:
-            async for items, total in provider.iter_flows(api):
+            async for items, total in provider.iter_flows(api, result.warnings.append):
                 if counts["total"] < 0:
                     rep.start(total, f"export {profile}")
                 counts["total"] = total

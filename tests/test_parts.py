@@ -152,3 +152,38 @@ def test_an_import_whose_target_refuses_webhooks_keeps_the_flows_and_lists_them_
     refused = [s for s in summary["details"]["setup_required"]
                if "webhooks: 1 not recreated" in s and "answered 403" in s]
     assert with_hooks and len(refused) == len(with_hooks)
+
+
+DOCTOR_CASES = {
+    "all honoured": lambda sim: None,
+    "listing ignores includes": lambda sim: serve(sim, "ignored", True, "camel", True),
+    "listing refuses includes, no version detail steps": lambda sim: serve(sim, "refused", None, "snake", False),
+    "webhooks 403": lambda sim: (serve(sim, "ignored", True, "camel", True),
+                                 refuse_relations(sim, 403, "webhooks")),
+    "callbacks 404, relations wrapped": lambda sim: (serve(sim, "ignored", False, "wrapped", True),
+                                                     refuse_relations(sim, 404, "callbacks")),
+    "export endpoint 403": lambda sim: sim.refused.__setitem__(("POST", "/api/v1/flows/export"), 403),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOCTOR_CASES))
+def test_doctor_predicts_the_exports_verdict_and_warnings(make_server: Any, tmp_path: Path, monkeypatch: Any,
+                                                         runner: CliRunner, case: str) -> None:
+    """doctor exits non-zero exactly when the export would fail, and names (with "!") each part the
+    export then warns it did not capture."""
+    server = make_server(flows=8, companies=1)
+    DOCTOR_CASES[case](server.sim)
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch, max_retries=0)
+    doctor = cli(runner, "doctor", "--config", config)
+    export = cli(runner, "export", "--config", config, "-a", tmp_path / "archive", "--log-format", "json")
+    assert (doctor.exit_code == 0) == (export.exit_code == 0), (doctor.output, export.output)
+    warned = {line.split(":")[1].strip() for line in doctor.output.splitlines()
+              if line.startswith("! ") and "not captured" in line}
+    messages = [orjson.loads(line)["message"] for line in export.output.splitlines()
+                if line.startswith("{") and orjson.loads(line).get("event") == "warning"]
+    parts = {m.split(" not captured")[0] for m in messages if " not captured for " in m}
+    assert warned == parts, (doctor.output, messages)
+    refused = [line for line in doctor.output.splitlines() if line.startswith("! ") and "refused include" in line]
+    assert bool(refused) == any("refused include" in m for m in messages)
+    if export.exit_code == 0:  # what the export will cost, from the sample it fetched
+        assert "call(s) a flow" in doctor.output and "a full run is about" in doctor.output

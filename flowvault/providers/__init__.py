@@ -4,7 +4,7 @@ delete and patch for import. The exporter, importer, archive and history are sha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from ..archive import FlowRecord
@@ -25,8 +25,14 @@ class Provider(Protocol):
         """Every flow (each a dict with at least ``id`` and ``name``) and the total the API claims."""
         ...
 
-    def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
-        """The same, a page at a time (each with the claimed total), for bounded memory."""
+    def iter_flows(self, api: ApiClient, say: Callable[[str], None] | None = None,
+                   ) -> AsyncIterator[tuple[list[Any], int]]:
+        """The same, a page at a time (each with the claimed total), for bounded memory; ``say``
+        hears what the listing refused (and how it was asked instead)."""
+        ...
+
+    def listing_includes(self, items: list[Any]) -> tuple[list[str], list[str]]:
+        """(honoured, ignored): which of the listing's documented includes these listed flows carry."""
         ...
 
     async def probe(self, api: ApiClient) -> str:

@@ -10,7 +10,7 @@ references to other resources, so of a map file only ``[flow]`` applies.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..archive import FlowRecord, build_record
@@ -47,8 +47,12 @@ class Ocp:
         _, total = await self.list_flows(api)
         return f"key accepted, {total} flows"
 
-    async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
+    async def iter_flows(self, api: ApiClient, say: Callable[[str], None] | None = None,
+                         ) -> AsyncIterator[tuple[list[Any], int]]:
         yield await self.list_flows(api)
+
+    def listing_includes(self, items: list[Any]) -> tuple[list[str], list[str]]:
+        return [], []  # the reference documents no includes
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
         return None  # the app status is not in the listing: every flow is fetched

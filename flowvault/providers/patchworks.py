@@ -12,7 +12,7 @@ the run's warnings.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -102,10 +102,11 @@ class Patchworks:
         total = reply.get("meta", {}).get("total") if isinstance(reply, dict) else None
         return f"key accepted, {total} flows"
 
-    async def iter_flows(self, api: ApiClient) -> AsyncIterator[tuple[list[Any], int]]:
+    async def iter_flows(self, api: ApiClient, say: Callable[[str], None] | None = None,
+                         ) -> AsyncIterator[tuple[list[Any], int]]:
         """The listing with its documented includes; a server that refuses them (400/422, as a
         query builder does for an include it does not allow) is asked again with fewer — what
-        the listing then lacks is fetched per flow."""
+        the listing then lacks is fetched per flow. ``say`` hears of each refusal."""
         for n, params in enumerate(LISTINGS):
             started = False
             try:
@@ -116,6 +117,23 @@ class Patchworks:
             except ApiError as e:
                 if started or e.status not in (400, 422) or n == len(LISTINGS) - 1:
                     raise
+                if say is not None:
+                    say(f"the flows listing refused include={params['include']} ({e.status}): asked again with "
+                        f"{'include=' + LISTINGS[n + 1]['include'] if 'include' in LISTINGS[n + 1] else 'no includes'}"
+                        "; what it leaves out is fetched per flow")
+
+    def listing_includes(self, items: list[Any]) -> tuple[list[str], list[str]]:
+        """(honoured, ignored): the documented includes the listed flows carry, and those they do not."""
+        flows = [f for f in items if isinstance(f, dict)]
+
+        def carried(include: str) -> bool:
+            if include.startswith("versions"):
+                return any(_listed_versions(f) is not None for f in flows)
+            name = include.split(".")[0]
+            return any(_carried(f, name) is not None for f in flows)
+
+        honoured = [i for i in LISTING_INCLUDES if carried(i)]
+        return honoured, [i for i in LISTING_INCLUDES if i not in honoured]
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
         listed = _listed_versions(flow)
