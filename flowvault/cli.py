@@ -39,7 +39,8 @@ class FlowvaultGroup(click.Group):
         except FlowvaultError as e:
             _fail(ctx, str(e), e.exit_code)
         except StoppedAfterCommit as e:  # the commit landed, then a stop arrived: say what HEAD holds
-            _fail(ctx, str(e), e.code, prefix="flowvault: ")
+            click.echo(f"flowvault: {e}", err=True)  # the run's summary (its last JSON object) is out
+            ctx.exit(e.code)
         except KeyboardInterrupt:
             if _received:
                 _fail(ctx, f"stopped by {signal.Signals(_received[-1]).name}; the archive keeps its last commit",
@@ -72,13 +73,12 @@ def _terminate(signum: int, _frame: Any) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
-def _fail(ctx: click.Context, message: str, code: int, prefix: str = "flowvault: error: ") -> None:
+def _fail(ctx: click.Context, message: str, code: int) -> None:
     line = " ".join(message.split())
     sub = ctx.obj if isinstance(ctx.obj, dict) else {}
     if sub.get("log_format") == "json":
-        click.echo(orjson.dumps({"event": "error" if code else "stopped", "exit_code": code,
-                                 "message": line}).decode())
-    click.echo(f"{prefix}{line}", err=True)
+        click.echo(orjson.dumps({"event": "error", "exit_code": code, "message": line}).decode())
+    click.echo(f"flowvault: error: {line}", err=True)
     ctx.exit(code)
 
 
