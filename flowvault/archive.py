@@ -173,19 +173,13 @@ class Archive:
         return parse_manifest(raw, str(path))
 
     def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Changes,
-                   changed: list[tuple[str, bytes]] | None = None) -> None:
-        """Write one flow's files (only ``changed``, from ``changed_files``, when given), drop its
-        stale files (deleted versions, old folder after a rename), and classify it as
-        added/changed/unchanged."""
+                   changed: list[tuple[str, bytes]]) -> None:
+        """Write one flow's ``changed`` files (from ``changed_files``), drop its stale files
+        (deleted versions, old folder after a rename), and classify it as added/changed/unchanged."""
         folder = self.root / FLOWS_DIR / record.folder
-        if changed is None:
-            for rel, data in record.files.items():
-                if atomic_write(folder / rel, data):
-                    changes.files_written += 1
-        else:
-            for path, data in changed:
-                atomic_write(self.root / path, data, compare=False)
-                changes.files_written += 1
+        for path, data in changed:
+            atomic_write(self.root / path, data, compare=False)
+            changes.files_written += 1
         if old_entry is not None:
             old_folder = self.root / FLOWS_DIR / str(old_entry.get("folder", ""))
             if old_entry.get("folder") != record.folder:

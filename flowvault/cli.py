@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ class FlowvaultGroup(click.Group):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            history = sys.modules.get("flowvault.history")  # loaded: some repository may be open
+            if history is not None:
+                history.close_all()  # git's reader processes end with the command
 
 
 _received: list[int] = []

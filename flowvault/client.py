@@ -12,7 +12,7 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -33,7 +33,6 @@ class Stats:
     requests: int = 0
     retries: int = 0
     writes: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
 
 
 class ApiClient:
@@ -72,9 +71,6 @@ class ApiClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._http.aclose()
-
-    async def aclose(self) -> None:
         await self._http.aclose()
 
     # -- requests ---------------------------------------------------------------
@@ -155,7 +151,6 @@ class ApiClient:
                 return None, httpx.Headers(), b"", e
             except TimeoutError:
                 return None, httpx.Headers(), b"", DeadlineExceeded(f"no complete reply within {self.deadline:g} s")
-        self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         return resp.status_code, resp.headers, body, None
 
     def _steer(self, headers: Any) -> None:

@@ -64,12 +64,7 @@ class Config:
     path: Path
     profiles: dict[str, Profile]
 
-    def profile(self, name: str | None) -> Profile:
-        if name is None:
-            if len(self.profiles) == 1:
-                return next(iter(self.profiles.values()))
-            raise ConfigError(f"{self.path}: several profiles ({', '.join(sorted(self.profiles))}); "
-                              "choose one with --profile")
+    def profile(self, name: str) -> Profile:
         try:
             return self.profiles[name]
         except KeyError:

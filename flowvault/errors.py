@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-EXIT_OK = 0
 EXIT_DIFFERENT = 1  # `diff --exit-code` found a difference, and nothing else
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3

@@ -148,25 +148,25 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                     if fid in listed_ids:
                         continue
                     listed_ids.add(fid)
-                    hits = {w for w in flows if w in (fid, item.get("name"))}
-                    if flows and not hits:
+                    named = {w for w in flows if w in (fid, item.get("name"))}
+                    if flows and not named:
                         continue
-                    matched.update(hits)
-                    mark = provider.fingerprint(item, policy.allow)
-                    if mark and not hits and inc.full is None and inc.known.get(fid) == mark and fid in old:
-                        deferred.append((fid, orjson.dumps(item), mark))  # the listing saw no edit since the last run
+                    matched.update(named)
+                    digest = provider.fingerprint(item, policy.allow)
+                    if digest and not named and inc.full is None and inc.known.get(fid) == digest and fid in old:
+                        deferred.append((fid, orjson.dumps(item), digest))  # the listing saw no edit since the last run
                         continue
-                    await send.send((item, mark, False))
+                    await send.send((item, digest, False))
 
     async def feed(batch: list[tuple[str, bytes, str]], sample: bool, send: Any) -> None:
         async with send:
-            for _, item, mark in batch:
-                await send.send((orjson.loads(item), mark, sample))
+            for _, item, digest in batch:
+                await send.send((orjson.loads(item), digest, sample))
 
     async def consume(stream: Any) -> None:
         async with stream:
-            async for flow, mark, sample in stream:
-                await one(flow, mark, sample)
+            async for flow, digest, sample in stream:
+                await one(flow, digest, sample)
 
     async def pump(source: Any, *args: Any) -> None:
         """Run ``source`` (which sends to a stream) with the workers draining that stream."""
@@ -181,7 +181,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         except BaseExceptionGroup as eg:
             raise unwrap(eg) from None
 
-    async def one(flow: dict[str, Any], mark: str | None, sample: bool) -> None:
+    async def one(flow: dict[str, Any], digest: str | None, sample: bool) -> None:
         fid = str(flow["id"])
         label = f"{flow.get('name')} (#{fid})"
         found = policy.fork()
@@ -190,9 +190,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             record = keep_last_good(await provider.fetch(api, flow, found), archive.previous(old.get(fid)))
             changed = archive.changed_files(record)  # read once: for the gate and for the write
             if policy.mode != "keep":  # the gate: nothing secret-looking reaches a commit
-                hits = leaks(changed, found.values)
-                if hits:
-                    raise SecretGateError("; ".join(f"{path}: {rule}" for path, rule in hits[:3])
+                leaked = leaks(changed, found.values)
+                if leaked:
+                    raise SecretGateError("; ".join(f"{path}: {rule}" for path, rule in leaked[:3])
                                           + " — not written, the previous copy is kept (see README: secrets)")
         except Exception as exc:
             err = unwrap(exc)
@@ -212,8 +212,8 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             result.not_captured[part] = (why, result.not_captured.get(part, (why, 0))[1] + 1)
         archive.write_flow(record, old.get(fid), result.changes, changed)
         new_entries[fid] = record.manifest_entry()
-        if mark:
-            result.fingerprints[fid] = mark
+        if digest:
+            result.fingerprints[fid] = digest
         result.exported += 1
         result.versions += record.versions
         result.secrets.add(found)
@@ -233,9 +233,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 rep.event("warning", message=f"{result.full}; fetching every flow")
                 await pump(feed, deferred, False)
                 deferred = []
-        for fid, _, mark in deferred:  # kept as archived: no need to decode their listing entries
+        for fid, _, digest in deferred:  # kept as archived: no need to decode their listing entries
             new_entries[fid] = old[fid]
-            result.fingerprints[fid] = mark
+            result.fingerprints[fid] = digest
             result.unchanged += 1
             rep.advance()
     finally:

@@ -11,6 +11,7 @@ import fcntl
 import os
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,12 @@ class History:
         self.repo = repo
         self.root = Path(repo.working_tree_dir or ".")
         self._trees: dict[str, dict[str, str]] = {}
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Stop the git processes GitPython keeps for reading objects (``cat-file --batch``)."""
+        self.repo.close()
+        _OPEN.discard(self)
 
     @classmethod
     def open(cls, root: Path | str, *, create: bool = False) -> History:
@@ -225,8 +232,9 @@ class History:
                 return  # no gc.pid, or its process is gone (a stale file)
             time.sleep(0.1)
 
-    def rollback(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> None:
+    def rollback(self) -> None:
         """Discard uncommitted changes to the archive's own files."""
+        paths = ("flows", "manifest.json")
         with git_errors(self.root, "undoing an interrupted run"):
             if self.head() is not None:
                 self.repo.git.reset("--hard", "-q", "HEAD")
@@ -430,6 +438,16 @@ class History:
     def show_stat(self, sha: str) -> str:
         with git_errors(self.root, "git show"):
             return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
+
+
+_OPEN: weakref.WeakSet[History] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every History still open: the end of a command (``cli``) or of a test. A repository
+    left to the garbage collector leaves its reader processes running until then."""
+    for history in list(_OPEN):
+        history.close()
 
 
 def _git_running_in(root: Path) -> bool:

@@ -129,8 +129,6 @@ class Page:
     current_page: int
     last_page: int
     total: int
-    per_page: int
-    next_url: str | None
 
 
 def parse_page(data: Any, *, where: str) -> Page:
@@ -146,7 +144,4 @@ def parse_page(data: Any, *, where: str) -> Page:
         raise ProtocolError(f"{where}: the reply's 'meta' lacks current_page/last_page/total/per_page") from None
     if per_page < 1 or total < 0 or last < 1 or last > MAX_PAGES or last > max(1, math.ceil(total / per_page)) + 1:
         raise ProtocolError(f"{where}: the reply's 'meta' is inconsistent (last_page {last}, total {total})")
-    links: dict[str, Any] = data["links"] if isinstance(data.get("links"), dict) else {}
-    nxt = links.get("next")
-    return Page(items=data["data"], current_page=current, last_page=last, total=total, per_page=per_page,
-                next_url=nxt if isinstance(nxt, str) and nxt else None)
+    return Page(items=data["data"], current_page=current, last_page=last, total=total)

@@ -16,6 +16,16 @@ from flowvault.config import load_config
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
 
+@pytest.fixture(autouse=True)
+def _close_repositories() -> Iterator[None]:
+    """Repositories a test opened through the Python API (not the CLI, which closes its own) are
+    closed when it ends: their git reader processes never outlive it."""
+    yield
+    from flowvault.history import close_all
+
+    close_all()
+
+
 @pytest.fixture
 def make_server() -> Iterator[Callable[..., SimulatorServer]]:
     servers: list[SimulatorServer] = []

@@ -202,21 +202,25 @@ def test_a_reader_that_goes_away_never_stops_the_backup(server: Any, config: Pat
 
 
 def test_two_runs_started_at_once_on_a_new_archive(server: Any, config: Path, tmp_path: Path) -> None:
-    """One commits; the other either commits nothing new or is refused by the lock — documented codes,
-    one line, never an internal error."""
+    """The second run starts while the first provably holds the archive (its listing is held by
+    the simulator): it is refused by the lock in one line (exit 7); the first then commits."""
+    from flowvault.simulator import Gate
+
     from .conftest import flowvault_process
 
     archive = tmp_path / "new-archive"
-    procs = [flowvault_process("export", "--config", config, "-p", "company-a", "-a", archive) for _ in range(2)]
-    outcomes = []
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        outcomes.append((proc.returncode, err))
-    assert sorted(code for code, _ in outcomes)[0] == 0, outcomes
-    for code, err in outcomes:
-        assert code in (0, EXIT_ARCHIVE) and "Traceback" not in err and "internal error" not in err, err
-        if code:
-            assert "another flowvault run is using this archive" in err, err
+    server.sim.gate = gate = Gate("GET", "/api/v1/flows")
+    first = flowvault_process("export", "--config", config, "-p", "company-a", "-a", archive)
+    try:
+        assert gate.arrived.wait(timeout=60), "the first run never reached the listing"
+        second = flowvault_process("export", "--config", config, "-p", "company-a", "-a", archive)
+        _, err = second.communicate(timeout=120)
+    finally:
+        gate.release()
+    assert second.returncode == EXIT_ARCHIVE and "another flowvault run is using this archive" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
     assert History.open(archive).head() is not None and History.open(archive).dirty_paths() == []
 
 

@@ -5,6 +5,7 @@ not be read keeps its last good copy, is marked not captured, and is said once p
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from flowvault.actions.export import run_export
 from flowvault.archive import Archive
 from flowvault.client import client_for
 from flowvault.exporter import ExportResult, export_flows
+from flowvault.ui.pages import diff_page
 from flowvault.config import load_config
 
 from .conftest import cli, manifest, tree_bytes, write_config
@@ -92,7 +94,10 @@ def test_a_step_edit_is_named_by_its_step_whatever_the_server_honours(make_serve
     assert run_export(prof, archive).changes.changed
     out = cli(runner, "diff", "--archive", archive, "HEAD~1", "HEAD").output
     assert "renamed tonight" in out and "export document differs" not in out, out
-    assert old_name  # the step is named, not only its document
+    page = diff_page("archive", archive, "HEAD~1", "HEAD")  # what the UI's diff page shows
+    marked = re.findall(r'<g class="step[^"]*"[^>]*data-status="changed"[^>]*>(.*?)</g>', page, re.S)
+    assert len(marked) == 1 and "renamed tonight" in marked[0], marked
+    assert old_name not in marked[0] or old_name == "renamed tonight"
 
 
 def refuse_relations(sim: Any, status: int, *names: str) -> None:

@@ -360,3 +360,29 @@ def test_an_encrypted_archives_restore_command_needs_the_identity_filled_in(make
     restored = sorted(v["value"] for vid in state.flow_version_ids(company, back)
                       for v in company.versions[vid]["variables"] if v["secret"])
     assert restored == values
+
+
+def test_the_overviews_last_run_is_the_last_export_not_an_import(server: Any, config: Path, tmp_path: Path,
+                                                                 monkeypatch: Any) -> None:
+    """A partial night, then an import that commits its ID map: the overview still shows the
+    night (partial, its failed flow, its time), the import listed as an import."""
+    from flowvault.history import History
+    from flowvault.ui.pages import overview
+
+    archive = tmp_path / "archive"
+    company = server.sim.company(0)
+    victim = sorted(company.flows)[0]
+    server.sim.failing_flows.add(victim)
+    quick = write_config(tmp_path / "no-retries.toml", server, monkeypatch, max_retries=0)
+    night = flowvault("export", "--config", quick, "-p", "company-a", "-a", archive)
+    assert night.returncode == 3, night.stdout + night.stderr
+    imported = flowvault("import", "--config", config, "-t", "company-b", "-a", archive, "--on-conflict", "rename")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    export_commit, import_commit = History.open(archive).log(max_count=2)[::-1]
+    assert "import into company-b" in import_commit.summary
+    page = overview({"archive": archive})
+    status = re.search(r'class="run-status (\w+)"', page)
+    assert status and status.group(1) == "partial", page
+    assert f"(#{victim})" in page and export_commit.date in page
+    assert re.search(rf'<tr class="commit-import">.*?{import_commit.sha[:10]}', page, re.S)
+    assert f"/a/archive/commit/{export_commit.sha}\">what changed in the last export" in page

@@ -8,23 +8,21 @@ from ..archive import atomic_write
 from ..errors import ConfigError, UsageError
 from ..history import History
 from ..importer import load_flow
-from ..mapfile import load_map
 from ..plan import map_template
 from ..providers import provider_for
 from ..snapshots import open_snapshot
 
 
 def write_map_template(archive_dir: Path | str, output: Path, *, at: str | None = None,
-                       flows: tuple[str, ...] = (), rules_from: Path | None = None) -> int:
+                       flows: tuple[str, ...] = ()) -> int:
     """Write the template (never over an existing file), from the last commit (or ``at``);
-    the number of flows it covers. ``rules_from``: a map file whose [references] apply."""
+    the number of flows it covers."""
     if output.exists():
         raise UsageError(f"{output}: exists; not overwriting it (choose another --output)")
-    rules = load_map(rules_from).rules
     snapshot = open_snapshot(History.open(archive_dir), at or "HEAD")
     source = snapshot.manifest.get("source")
     provider = provider_for(str(source.get("provider", "patchworks")) if isinstance(source, dict) else "patchworks")
-    chosen = [load_flow(snapshot, provider, fid, rules) for fid in snapshot.select(flows)]
+    chosen = [load_flow(snapshot, provider, fid) for fid in snapshot.select(flows)]
     try:
         atomic_write(output, map_template(chosen).encode("utf-8"))
     except OSError as e:
