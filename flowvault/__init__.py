@@ -17,8 +17,8 @@ _WHERE = {
     "AuthError": "errors", "Config": "config", "ConfigError": "config", "FlowvaultError": "errors",
     "History": "history", "NotFoundError": "errors", "PartialFailure": "errors", "Profile": "config",
     "ProtocolError": "errors", "PushError": "errors", "Snapshot": "archive", "UsageError": "errors",
-    "ValidationError": "errors", "load_config": "config", "run_export": "actions.export",
-    "run_import": "actions.import_", "run_restore": "actions.restore",
+    "ValidationError": "errors", "load_config": "config", "run_export": "exportrun",
+    "run_import": "importrun", "run_restore": "actions.restore",
 }
 
 __all__ = sorted([*_WHERE, "__version__"])

@@ -19,7 +19,16 @@ import orjson
 from .archive import NOT_CAPTURED, Archive, Changes, keep_last_good
 from .canonical import Secrets
 from .client import ApiClient
-from .errors import FlowvaultError, MassRemovalError, ProtocolError, SecretGateError, UsageError, unwrap
+from .errors import (
+    EXIT_PARTIAL,
+    EXIT_PUSH,
+    FlowvaultError,
+    MassRemovalError,
+    ProtocolError,
+    SecretGateError,
+    UsageError,
+    unwrap,
+)
 from .history import History
 from .output import Reporter
 from .protocol import flow_id
@@ -63,6 +72,13 @@ class ExportResult:
     fingerprints: dict[str, str] = field(default_factory=dict)  # flow ID → listing fingerprint, for the next run
     #: part → (why, flows): what the API would not give (a relation, schedules…); its last good copy was kept
     not_captured: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def exit_code(self) -> int:
+        """What this run earns: 8 when the push failed, 3 when a flow failed or the listing was
+        incomplete, else 0."""
+        if self.push_error:
+            return EXIT_PUSH
+        return EXIT_PARTIAL if self.failed or not self.complete else 0
 
     def subject(self, message: str | None = None) -> str:
         c = self.changes

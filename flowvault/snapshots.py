@@ -3,8 +3,10 @@ manifests through history, and the newest commit that has a flow."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .archive import MANIFEST, Snapshot, parse_manifest
-from .errors import UsageError
+from .errors import ArchiveError, UsageError
 from .history import Commit, History
 
 
@@ -32,6 +34,30 @@ def manifests(history: History) -> list[tuple[Commit, dict[str, dict[str, object
         if raw is not None:
             out.append((commit, parse_manifest(raw, f"{history.root}@{commit.sha[:10]}:{MANIFEST}")["flows"]))
     return out
+
+
+@dataclass(frozen=True)
+class Deleted:
+    flow_id: str
+    name: str
+    last_commit: Commit
+
+
+def deleted(history: History) -> list[Deleted]:
+    """Flows present in some commit but not at HEAD, each with the newest commit that had it."""
+    head = history.head()
+    if head is None:
+        return []
+    raw = history.read(head, MANIFEST)
+    if raw is None:
+        raise ArchiveError(f"{history.root}: HEAD has no {MANIFEST} (not a flowvault archive?)")
+    current = parse_manifest(raw, f"{history.root}@{head[:10]}:{MANIFEST}")["flows"]
+    found: dict[str, Deleted] = {}
+    for commit, flows in manifests(history):
+        for fid, entry in flows.items():
+            if fid not in current and fid not in found:
+                found[fid] = Deleted(fid, str(entry.get("name")), commit)
+    return sorted(found.values(), key=lambda d: d.last_commit.date, reverse=True)
 
 
 def find_flow(history: History, wanted: str, at: str | None) -> tuple[str, str]:

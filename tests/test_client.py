@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from flowvault.actions.export import run_export
+from flowvault.exportrun import run_export
 from flowvault.client import ApiClient
 from flowvault.config import load_config
 from flowvault.errors import ApiError, AuthError, NotFoundError, ValidationError

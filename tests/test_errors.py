@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flowvault.actions.export import run_export
+from flowvault.exportrun import run_export
 from flowvault.cli import main
 from flowvault.errors import EXIT_API, EXIT_ARCHIVE, EXIT_AUTH, EXIT_CONFIG, EXIT_DOCTOR, EXIT_USAGE
 

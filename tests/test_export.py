@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from click.testing import CliRunner
 
-from flowvault.actions.export import run_export
+from flowvault.exportrun import run_export
 from flowvault.archive import MANIFEST, Archive, slugify
 from flowvault.canonical import REDACTED, dumps, looks_like_credential
 from flowvault.cli import main

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from flowvault.actions.export import run_export
-from flowvault.actions.import_ import run_import
+from flowvault.exportrun import run_export
+from flowvault.importrun import run_import
 from flowvault.actions.restore import run_restore
 from flowvault.cli import main
 from flowvault.config import load_config

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from flowvault.actions.export import FETCH_STATE, run_export
+from flowvault.exportrun import FETCH_STATE, run_export
 from flowvault.config import load_config
 from flowvault.exporter import sample_size
 from flowvault.history import History

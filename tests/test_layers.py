@@ -136,3 +136,47 @@ def test_every_raised_error_has_its_own_class() -> None:
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) \
                     and getattr(node.exc.func, "id", None) == "FlowvaultError":
                 raise AssertionError(f"{name}:{node.lineno} raises the base FlowvaultError")
+
+
+#: the floors, top down: a module may import its own floor's lower neighbours and any floor below,
+#: never a floor above (lazy imports inside functions included)
+FLOORS = [
+    {"flowvault.__main__"},
+    {"flowvault.cli"},
+    {"flowvault.actions"},
+    {"flowvault.ui"},
+]
+
+
+def floor_of(module: str) -> int:
+    """0 for __main__, 1 the CLI, 2 the actions, 3 the UI, 4 every stage and pure module below."""
+    for n, names in enumerate(FLOORS):
+        if any(module == m or module.startswith(m + ".") for m in names):
+            return n
+    return len(FLOORS)
+
+
+def test_no_arrow_runs_back_up_and_no_action_imports_another() -> None:
+    """cli → actions → (ui) → stages → pure modules, lazy imports included; an action's shared
+    pieces live in a stage module, never in another action."""
+    files = product_files()
+    back, lateral = [], []
+    for name, deps in graph(files, top_level_only=False).items():
+        for dep in deps:
+            if dep in ("flowvault", "flowvault.actions", "flowvault.ui") or dep == name:
+                continue
+            if floor_of(dep) < floor_of(name):
+                back.append(f"{name} -> {dep}")
+            if name.startswith("flowvault.actions.") and dep.startswith("flowvault.actions."):
+                lateral.append(f"{name} -> {dep}")
+    assert not back, back
+    assert not lateral, lateral
+
+
+def test_the_layer_checker_sees_lazy_imports() -> None:
+    """The checker itself: an import inside a function is an arrow like any other (the deleted-flows
+    page reads the config lazily), and the floors are ordered."""
+    lazy = imports(PKG / "ui" / "pages.py", top_level_only=False) - imports(PKG / "ui" / "pages.py",
+                                                                            top_level_only=True)
+    assert "flowvault.config" in lazy
+    assert floor_of("flowvault.actions.export") < floor_of("flowvault.ui.pages") < floor_of("flowvault.history")

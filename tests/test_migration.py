@@ -13,7 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from flowvault.actions.export import run_export
+from flowvault.exportrun import run_export
 from flowvault.canonical import looks_like_credential
 from flowvault.config import load_config
 from flowvault.simulator import DIALECTS, REF_FIELDS, Gate

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from flowvault.actions.export import run_export
+from flowvault.exportrun import run_export
 from flowvault.archive import Archive
 from flowvault.client import client_for
 from flowvault.exporter import ExportResult, export_flows

@@ -13,7 +13,7 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..history import History
 from ..output import Reporter
-from .export import run_export
+from ..exportrun import run_export
 
 MARK = ".flowvault-demo"
 

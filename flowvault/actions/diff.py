@@ -16,7 +16,7 @@ from ..history import History
 from ..pool import for_each
 from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
-from .export import secret_policy
+from ..exportrun import secret_policy
 
 
 def snapshot_view(snapshot: Snapshot) -> View:

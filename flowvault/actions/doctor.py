@@ -193,7 +193,7 @@ def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Pa
 def check_next_export(path: Path, config: Config) -> list[Check]:
     """What the next export into this archive will fetch: only what changed, or every flow and why."""
     from ..archive import Archive
-    from .export import fetch_plan, secret_policy
+    from ..exportrun import fetch_plan, secret_policy
 
     try:
         history = History.open(path)

@@ -9,7 +9,7 @@ from ..history import History
 from ..importer import ImportResult
 from ..output import Reporter
 from ..snapshots import find_flow
-from .import_ import run_import
+from ..importrun import run_import
 
 
 def run_restore(profile: Profile, archive_dir: Path | str, flow: str, *, at: str | None = None,

@@ -18,7 +18,7 @@ from ..archive import FLOWS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import RELATIONS, relation_items
 from ..history import Commit, History
-from ..snapshots import open_snapshot
+from ..snapshots import deleted, open_snapshot
 from .model import changes, masked, shown, step_graph, step_marks
 
 ENV = Environment(loader=PackageLoader("flowvault.ui", "templates"), autoescape=select_autoescape(default=True),
@@ -284,7 +284,6 @@ def restore_command(config: Path, profile: str, root: Path, flow_id: str, sha: s
 
 
 def deleted_page(name: str, root: Path, base: str = "", config: Path = Path("flowvault.toml")) -> str:
-    from ..actions.history import deleted_flows
     from ..config import load_config
 
     history = History.open(root)
@@ -302,7 +301,7 @@ def deleted_page(name: str, root: Path, base: str = "", config: Path = Path("flo
     except FlowvaultError as e:  # the config cannot serve the command: said on the page
         key_env, config_problem = None, str(e)
     rows = []
-    for d in deleted_flows(root):
+    for d in deleted(history):
         encrypted = open_snapshot(history, d.last_commit.sha).manifest.get("secrets") == "encrypted"
         rows.append({"id": d.flow_id, "name": d.name, "commit": d.last_commit, "encrypted": encrypted,
                      "command": restore_command(config, profile, root, d.flow_id, d.last_commit.sha, encrypted,
