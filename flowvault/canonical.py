@@ -5,7 +5,7 @@ the one place where secret values are hidden (flag in any spelling, or a credent
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,45 @@ def is_hidden(value: Any) -> bool:
     return isinstance(value, str) and (value == REDACTED or value.startswith(ENCRYPTED_PREFIX))
 
 
+def _named(name: Any, allow: frozenset[str]) -> bool:
+    return looks_like_credential(name) and str(name) not in allow
+
+
+def secret_fields(node: dict[str, Any], allow: frozenset[str] = frozenset()) -> dict[str, tuple[str, bool]]:
+    """THE rule for where a document holds secrets, one object at a time: field → (name, flagged).
+    A variable's ``value`` when its ``secret`` flag says so in any spelling (flagged) or its ``key``
+    is named like a credential; any other string field named like a credential; and any value
+    flowvault already hid. ``name``: the variable's key, else the field's. Names in ``allow``
+    only look like credentials. Export cleaning, the fingerprint, the UI's masking, the import's
+    secret filling and the live secrets a replace keeps all decide through this function."""
+    flagged = is_secret(node.get("secret"))
+    variable = flagged or _named(node.get("key"), allow)
+    out: dict[str, tuple[str, bool]] = {}
+    for k, v in node.items():
+        if not isinstance(v, str) or not v:
+            continue
+        if k == "value" and (variable or is_hidden(v)):
+            out[k] = (str(node["key"]) if "key" in node else k, flagged)
+        elif k != "value" and (_named(k, allow) or is_hidden(v)):
+            out[k] = (k, False)
+    return out
+
+
+def secret_spots(data: Any, allow: frozenset[str] = frozenset()) -> Iterator[tuple[dict[str, Any], str, str, bool]]:
+    """Every secret in a document, at any depth: (the object holding it, its field, its name,
+    flagged) — by ``secret_fields``; the holder may be written to (replacing the value)."""
+    if isinstance(data, dict):
+        fields = secret_fields(data, allow)
+        for k, (name, flagged) in fields.items():
+            yield data, k, name, flagged
+        for k, v in data.items():
+            if k not in fields:
+                yield from secret_spots(v, allow)
+    elif isinstance(data, list):
+        for v in data:
+            yield from secret_spots(v, allow)
+
+
 @dataclass
 class Secrets:
     """How a run treats secret values — ``redact`` (default), ``keep`` (plain text, warned) or
@@ -91,8 +130,6 @@ class Secrets:
             return self.seal(value)
         return REDACTED
 
-    def named(self, name: Any) -> bool:
-        return looks_like_credential(name) and str(name) not in self.allow
 
 
 def clean(data: Any, secrets: Secrets | None) -> Any:
@@ -104,14 +141,9 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
         out = {k: clean(v, secrets) for k, v in data.items() if k not in VOLATILE_FIELDS}
         if secrets is None:
             return out
-        value = out.get("value")
-        if isinstance(value, str) and value and not is_hidden(value):
-            flagged = is_secret(out.get("secret"))
-            if flagged or secrets.named(out.get("key")):
-                out["value"] = secrets.hide(value, flagged)
-        for k, v in out.items():
-            if k != "value" and isinstance(v, str) and v and not is_hidden(v) and secrets.named(k):
-                out[k] = secrets.hide(v, False)
+        for k, (_, flagged) in secret_fields(out, secrets.allow).items():
+            if not is_hidden(out[k]):
+                out[k] = secrets.hide(out[k], flagged)
         return out
     if isinstance(data, list):
         return [clean(v, secrets) for v in data]

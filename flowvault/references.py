@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from .canonical import REDACTED, is_hidden
+from .canonical import REDACTED, is_hidden, secret_spots
 from .models import Ref
 
 RESOURCE_TYPES = ("connector", "endpoint", "script", "cache", "data_pool", "cross_reference_lookup",
@@ -364,39 +364,22 @@ def hidden_keys(doc: Any) -> tuple[list[str], list[tuple[str, str]]]:
     ``key``, or the name of the field that held a credential."""
     redacted: list[str] = []
     sealed: list[tuple[str, str]] = []
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if isinstance(v, str) and is_hidden(v):
-                    name = str(node.get("key")) if k == "value" and "key" in node else k
-                    if v == REDACTED:
-                        redacted.append(name)
-                    else:
-                        sealed.append((name, v))
-                else:
-                    visit(v)
-        elif isinstance(node, list):
-            for v in node:
-                visit(v)
-
-    visit(doc)
+    for holder, field, name, _ in secret_spots(doc):
+        if holder[field] == REDACTED:
+            redacted.append(name)
+        elif is_hidden(holder[field]):
+            sealed.append((name, holder[field]))
     return redacted, sealed
 
 
 def fill_secrets(doc: Any, secrets: dict[str, str], open_sealed: Callable[[str], str | None] | None = None) -> None:
     """Put each hidden value back: from ``secrets`` by key, else (encrypted) by decrypting it;
     else empty — and the plan lists it as needing a value."""
-    if isinstance(doc, dict):
-        for k, v in list(doc.items()):
-            if isinstance(v, str) and is_hidden(v):
-                name = str(doc.get("key")) if k == "value" and "key" in doc else k
-                plain = secrets.get(name)
-                if plain is None and v != REDACTED and open_sealed is not None:
-                    plain = open_sealed(v)
-                doc[k] = plain or ""
-            else:
-                fill_secrets(v, secrets, open_sealed)
-    elif isinstance(doc, list):
-        for v in doc:
-            fill_secrets(v, secrets, open_sealed)
+    for holder, field, name, _ in list(secret_spots(doc)):
+        stored = holder[field]
+        if not is_hidden(stored):
+            continue
+        plain = secrets.get(name)
+        if plain is None and stored != REDACTED and open_sealed is not None:
+            plain = open_sealed(stored)
+        holder[field] = plain or ""

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from ..archive import NOT_CAPTURED, FlowRecord, build_record
-from ..canonical import Secrets, clean, fingerprint, is_hidden, is_secret, looks_like_credential
+from ..canonical import Secrets, clean, fingerprint, is_hidden, secret_spots
 from ..client import ApiClient
 from ..errors import ApiError, NotFoundError, ProtocolError
 from ..flowdiff import relation_items
@@ -348,21 +348,9 @@ class Patchworks:
         """The secret variable values a live flow holds (key → value), read before it is replaced."""
         reply = await api.post(f"{FLOWS}/export", {"flow_id": target_id})
         found: dict[str, str] = {}
-
-        def visit(node: Any) -> None:
-            if isinstance(node, dict):
-                for k, v in node.items():
-                    if not isinstance(v, str) or not v or is_hidden(v):
-                        visit(v)
-                    elif k == "value" and (is_secret(node.get("secret")) or looks_like_credential(node.get("key"))):
-                        found.setdefault(str(node.get("key")), v)
-                    elif k != "value" and looks_like_credential(k):
-                        found.setdefault(k, v)
-            elif isinstance(node, list):
-                for v in node:
-                    visit(v)
-
-        visit(reply.get("flow") if isinstance(reply, dict) else None)
+        for holder, field, name, _ in secret_spots(reply.get("flow") if isinstance(reply, dict) else None):
+            if not is_hidden(holder[field]):
+                found.setdefault(name, holder[field])
         return found
 
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:

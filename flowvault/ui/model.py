@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from ..canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, is_secret, looks_like_credential
+from ..canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, secret_fields
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 190, 54, 60, 26, 16
 COSMETIC = frozenset({"position", "x", "y", "layout", "canvas", "width", "height"})
@@ -37,14 +37,9 @@ def masked(data: Any) -> Any:
     or flowvault's own marker says is secret shows as ``(secret …)`` — also when the archive
     kept it in plain text (``--keep-secrets``)."""
     if isinstance(data, dict):
-        out = {}
-        secret = is_secret(data.get("secret")) or looks_like_credential(data.get("key"))
-        for k, v in data.items():
-            if isinstance(v, str) and v and (is_hidden(v) or (k == "value" and secret) or looks_like_credential(k)):
-                out[k] = shown(v) if is_hidden(v) else "(secret)"
-            else:
-                out[k] = masked(v)
-        return out
+        fields = secret_fields(data)
+        return {k: (shown(v) if is_hidden(v) else "(secret)") if k in fields else masked(v)
+                for k, v in data.items()}
     if isinstance(data, list):
         return [masked(v) for v in data]
     return data
@@ -86,14 +81,7 @@ def changes(a: Any, b: Any) -> Changes:
 
 def _secret_keys(a: Any, b: Any) -> set[str]:
     """The keys of a dict (on either side) whose string values are secret."""
-    out = set()
-    for d in (a, b):
-        if isinstance(d, dict):
-            flagged = is_secret(d.get("secret")) or looks_like_credential(d.get("key"))
-            for k, v in d.items():
-                if (k == "value" and flagged) or looks_like_credential(k) or is_hidden(v):
-                    out.add(k)
-    return out
+    return {k for d in (a, b) if isinstance(d, dict) for k in secret_fields(d)}
 
 
 def _add(out: Changes, path: str, old: Any, new: Any, secret: bool = False) -> None:
