@@ -93,14 +93,21 @@ def build_record(flow: dict[str, Any], export_doc: Any, versions: list[dict[str,
                       not_captured={str(k): str(v) for k, v in parts.items()} if isinstance(parts, dict) else {})
 
 
-def keep_last_good(record: FlowRecord, previous: Callable[[str], bytes | None]) -> FlowRecord:
+def keep_last_good(record: FlowRecord, previous: Callable[[str], bytes | None],
+                   old_files: list[str] | tuple[str, ...] = ()) -> FlowRecord:
     """The record with each part it could not capture taken from the flow's last archived copy
-    (``previous(rel)``: a file of that copy, None when there is none): a relation into flow.json,
-    schedules or variables into each version file that lacks them. A part never read is never
+    (``previous(rel)``: a file of that copy, None when there is none; ``old_files``: that copy's
+    files): a relation into flow.json, schedules or variables into each version file that lacks
+    them, every version file when the versions could not be listed. A part never read is never
     recorded as empty or removed."""
     if not record.not_captured:
         return record
     files = dict(record.files)
+    if "versions" in record.not_captured:
+        for rel in old_files:
+            data = previous(rel) if rel.startswith("versions/") and rel not in files else None
+            if data is not None:
+                files[rel] = data
     old_flow = previous("flow.json")
     if old_flow is not None:
         flow, before = loads(files["flow.json"]), loads(old_flow)
@@ -118,7 +125,8 @@ def keep_last_good(record: FlowRecord, previous: Callable[[str], bytes | None]) 
             before = loads(old)
             version |= {k: before[k] for k in lacking if k in before}
             files[rel] = dumps(version)
-    return FlowRecord(record.flow_id, record.name, files, record.versions, record.not_captured)
+    versions = sum(1 for rel in files if rel.startswith("versions/"))
+    return FlowRecord(record.flow_id, record.name, files, versions, record.not_captured)
 
 
 def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:

@@ -203,7 +203,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         found = policy.fork()
         result.fetched += 1
         try:
-            record = keep_last_good(await provider.fetch(api, flow, found), archive.previous(old.get(fid)))
+            before = old.get(fid)
+            record = keep_last_good(await provider.fetch(api, flow, found), archive.previous(before),
+                                    tuple((before or {}).get("files") or ()))
             changed = archive.changed_files(record)  # read once: for the gate and for the write
             if policy.mode != "keep":  # the gate: nothing secret-looking reaches a commit
                 leaked = leaks(changed, found.values)

@@ -184,6 +184,8 @@ DOCTOR_CASES = {
     "callbacks 404, relations wrapped": lambda sim: (serve(sim, "ignored", False, "wrapped", True),
                                                      refuse_relations(sim, 404, "callbacks")),
     "export endpoint 403": lambda sim: sim.refused.__setitem__(("POST", "/api/v1/flows/export"), 403),
+    "versions list 403": lambda sim: (serve(sim, "ignored", True, "camel", True),
+                                      sim.refused.__setitem__(("GET", r"/api/v1/flows/\d+/versions"), 403)),
 }
 
 
@@ -208,3 +210,28 @@ def test_doctor_predicts_the_exports_verdict_and_warnings(make_server: Any, tmp_
     assert bool(refused) == any("refused include" in m for m in messages)
     if export.exit_code == 0:  # what the export will cost, from the sample it fetched
         assert "call(s) a flow" in doctor.output and "a full run is about" in doctor.output
+
+
+def test_a_versions_list_the_key_may_not_read_keeps_the_archived_versions(make_server: Any, tmp_path: Path,
+                                                                          monkeypatch: Any, runner: CliRunner) -> None:
+    """The listing ignores its includes and the versions list answers 403: each flow's export
+    document is still archived (its steps with it), its version files stay as last archived, and
+    the run says "versions not captured" once (exit 0)."""
+    server = make_server(flows=5, companies=1)
+    server.sim.honour_listing_include = False
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    archive = tmp_path / "archive"
+    assert cli(runner, "export", "--config", config, "-a", archive).exit_code == 0
+    before = versions_of(archive)
+    server.sim.refused[("GET", r"/api/v1/flows/\d+/versions")] = 403
+    company = server.sim.company(0)
+    fid = sorted(company.flows)[0]
+    company.flows[fid]["description"] = "edited while versions were refused"
+    night = cli(runner, "export", "--config", config, "-a", archive, "--full", "--log-format", "json")
+    assert night.exit_code == 0, night.output
+    said = [orjson.loads(line)["message"] for line in night.output.splitlines() if line.startswith("{")
+            and orjson.loads(line).get("event") == "warning" and "versions not captured" in line]
+    assert len(said) == 1 and "5 flow(s)" in said[0] and "answered 403" in said[0], said
+    assert versions_of(archive) == before
+    assert all(e["versions"] > 0 for e in manifest(archive)["flows"].values())
+    assert cli(runner, "verify", "-a", archive).exit_code == 0

@@ -12,7 +12,7 @@ the run's warnings.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -154,25 +154,38 @@ class Patchworks:
         settings = {k: v for k, v in flow.items() if k != "versions"}
         not_captured: dict[str, str] = {}  # part → why it could not be read (its last good copy is kept)
 
-        async def export_doc() -> None:
-            got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
-
-        async def version_list() -> None:
+        async def unless_refused(part: str, endpoint: str, read: Callable[[], Awaitable[Any]]) -> Any:
+            """``read()``, or None when the API closes this part to the key (403/404/405): the part
+            is then marked not captured and keeps its last archived copy; other errors stand."""
             try:
-                got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
-            except ApiError as e:  # the include is not documented: a server may refuse it
-                if e.status not in (400, 422):
-                    raise
-                got["versions"], _ = await api.paginate(f"{FLOWS}/{fid}/versions")
-
-        async def relation(name: str, path: str) -> None:
-            try:
-                settings[name] = await _list(api, f"{FLOWS}/{fid}/{path}")
+                return await read()
             except ApiError as e:
                 why = part_refused(e.status)
                 if why is None:
                     raise
-                not_captured[name] = f"GET {FLOWS}/{{flow}}/{path} answered {why}"
+                not_captured[part] = f"{endpoint} answered {why}"
+                return None
+
+        async def export_doc() -> None:
+            got["export"] = await api.post(f"{FLOWS}/export", {"flow_id": fid})
+
+        async def read_versions() -> list[Any]:
+            try:
+                items, _ = await api.paginate(f"{FLOWS}/{fid}/versions", {"include": VERSION_INCLUDE})
+            except ApiError as e:  # the include is not documented: a server may refuse it
+                if e.status not in (400, 422):
+                    raise
+                items, _ = await api.paginate(f"{FLOWS}/{fid}/versions")
+            return items
+
+        async def version_list() -> None:
+            got["versions"] = await unless_refused("versions", f"GET {FLOWS}/{{flow}}/versions", read_versions)
+
+        async def relation(name: str, path: str) -> None:
+            items = await unless_refused(name, f"GET {FLOWS}/{{flow}}/{path}",
+                                         lambda: _list(api, f"{FLOWS}/{fid}/{path}"))
+            if items is not None:
+                settings[name] = items
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(export_doc)
@@ -190,7 +203,7 @@ class Patchworks:
 
         where = f"GET {FLOWS}" if listed is not None else f"GET {FLOWS}/{fid}/versions"
         versions: dict[int, dict[str, Any]] = {}
-        for v in listed if listed is not None else got["versions"]:
+        for v in listed if listed is not None else got["versions"] or []:
             if not isinstance(v, dict) or "id" not in v:
                 raise ProtocolError(f"{where}: flow {fid}: a version has no 'id'")
             versions[_int_id(v["id"], where)] = v
@@ -208,13 +221,9 @@ class Patchworks:
         async def complete(vid: int) -> None:
             """A version's detail and schedules, for what neither the listing nor the versions
             list carried; merged into what was read (never replacing it)."""
-            try:
-                reply = await api.get(f"{FLOWS}/{fid}/versions/{vid}")
-            except ApiError as e:
-                why = part_refused(e.status)
-                if why is None:
-                    raise
-                not_captured["version details"] = f"GET {FLOWS}/{{flow}}/versions/{{version}} answered {why}"
+            reply = await unless_refused("version details", f"GET {FLOWS}/{{flow}}/versions/{{version}}",
+                                         lambda: api.get(f"{FLOWS}/{fid}/versions/{vid}"))
+            if reply is None:
                 reply = {"data": {}}
             detail = reply.get("data") if isinstance(reply, dict) else None
             if not isinstance(detail, dict):
@@ -222,13 +231,9 @@ class Patchworks:
             known = versions[vid]
             schedules = known.get("schedules")
             if not isinstance(schedules, list):
-                try:
-                    schedules, _ = await api.paginate(f"/api/v1/flow-versions/{vid}/schedules")
-                except ApiError as e:
-                    why = part_refused(e.status)
-                    if why is None:
-                        raise
-                    not_captured["schedules"] = f"GET /api/v1/flow-versions/{{version}}/schedules answered {why}"
+                page = await unless_refused("schedules", "GET /api/v1/flow-versions/{version}/schedules",
+                                            lambda: api.paginate(f"/api/v1/flow-versions/{vid}/schedules"))
+                schedules = page[0] if page is not None else None
             merged = {**known, **detail, "schedules": schedules}
             if not isinstance(schedules, list):
                 merged.pop("schedules")
