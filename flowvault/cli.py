@@ -308,11 +308,9 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
     if fmt == "html":
         if profile:
             raise click.UsageError("--format html compares archive revisions; export first, then diff the commits")
-        from .ui.pages import diff_page, find_archives
+        from .actions.diff import diff_html
 
-        name = next(iter(find_archives(archive_dir)))
-        click.echo(diff_page(name, archive_dir, revs[0] if revs else "HEAD", revs[1] if len(revs) > 1 else None,
-                             standalone=True))
+        click.echo(diff_html(archive_dir, revs))
         if exit_code:
             result = run_diff(archive_dir, revs, None)
             if not result.empty:

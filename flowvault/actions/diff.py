@@ -58,3 +58,12 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
         result.notes.append(f"{history.root}: the work tree holds the leftovers of a run that "
                             + ("is still running" if history.running() else "was killed; the next run discards them"))
     return result
+
+
+def diff_html(archive_dir: Path, revs: tuple[str, ...]) -> str:
+    """``diff --format html``: the same diff as the UI's page, as one self-contained page."""
+    from ..ui.pages import diff_page, find_archives
+
+    name = next(iter(find_archives(archive_dir)))
+    return diff_page(name, archive_dir, revs[0] if revs else "HEAD", revs[1] if len(revs) > 1 else None,
+                     standalone=True)

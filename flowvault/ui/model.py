@@ -1,192 +1,33 @@
 """What the review pages show, computed from archived JSON (pure: no git, no HTTP).
 
 A version's **step graph** (SVG: steps as boxes, routes/children/parents as arrows; canvas
-positions when the archive has them, otherwise a layered layout), the **field-level changes**
-between two documents as parameter paths (position-only changes folded as cosmetic), and the
-masking that keeps every secret value off a page.
+positions when the archive has them, otherwise a layered layout). What changed, and the
+masking that keeps every secret value off a page, come from ``flowdiff`` (re-exported here).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+
 from html import escape
 from typing import Any
 
-from ..canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, secret_fields
+from ..flowdiff import (  # the one change engine: the UI renders what it says
+    COSMETIC,
+    Change,
+    Changes,
+    _sid,
+    changes,
+    masked,
+    pair_steps,
+    shown,
+    step_marks,
+)
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 190, 54, 60, 26, 16
-COSMETIC = frozenset({"position", "x", "y", "layout", "canvas", "width", "height"})
-
-
-# -- secrets ---------------------------------------------------------------------
-
-
-def shown(value: Any) -> str:
-    """How a stored value may appear on a page: hidden ones by kind, never their content."""
-    if isinstance(value, str) and value == REDACTED:
-        return "(secret, redacted)"
-    if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
-        return "(secret, encrypted)"
-    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (dict, list)) else ""
-    return text if len(text) <= 120 else text[:119] + "…"
-
-
-def masked(data: Any) -> Any:
-    """A copy fit for a page: every value a secret flag (any spelling), a credential-like name
-    or flowvault's own marker says is secret shows as ``(secret …)`` — also when the archive
-    kept it in plain text (``--keep-secrets``)."""
-    if isinstance(data, dict):
-        fields = secret_fields(data)
-        return {k: (shown(v) if is_hidden(v) else "(secret)") if k in fields else masked(v)
-                for k, v in data.items()}
-    if isinstance(data, list):
-        return [masked(v) for v in data]
-    return data
-
-
-# -- field-level changes ------------------------------------------------------------
-
-
-@dataclass
-class Change:
-    path: str
-    old: str
-    new: str
-    kind: str  # "added" | "removed" | "changed"
-
-
-@dataclass
-class Changes:
-    real: list[Change] = field(default_factory=list)
-    cosmetic: list[Change] = field(default_factory=list)
-
-
-def _key_of(item: Any) -> str | None:
-    if isinstance(item, dict):
-        for k in ("id", "key", "name", "iteration", "cron_string"):
-            if k in item and isinstance(item[k], (str, int)):
-                return f"{k}={item[k]}"
-    return None
-
-
-def changes(a: Any, b: Any) -> Changes:
-    """Every leaf that differs, as a parameter path (``versions[id=7].steps[id=9].config.mode``);
-    lists of objects are matched by their ID (or key, name…), so a move is not a change. A
-    secret value is compared but never shown: ``(secret)`` → ``(secret, changed)``."""
-    out = Changes()
-    _walk(a, b, "", out, False)
-    return out
-
-
-def _secret_keys(a: Any, b: Any) -> set[str]:
-    """The keys of a dict (on either side) whose string values are secret."""
-    return {k for d in (a, b) if isinstance(d, dict) for k in secret_fields(d)}
-
-
-def _add(out: Changes, path: str, old: Any, new: Any, secret: bool = False) -> None:
-    kind = "added" if old is _MISSING else "removed" if new is _MISSING else "changed"
-    leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    parts = {p.split("[", 1)[0] for p in path.split(".")}
-    if secret:
-        before = "" if old is _MISSING else shown(old) if is_hidden(old) else "(secret)"
-        after = "" if new is _MISSING else (shown(new) if is_hidden(new) else "(secret)").rstrip(")") + \
-            (", changed)" if kind == "changed" else ")")
-    else:
-        before = "" if old is _MISSING else _brief(old)
-        after = "" if new is _MISSING else _brief(new)
-    change = Change(path, before, after, kind)
-    (out.cosmetic if leaf in COSMETIC or parts & {"position", "layout", "canvas"} else out.real).append(change)
-
-
-_MISSING = object()
-
-
-def _brief(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{" + ", ".join(list(v)[:4]) + ("…" if len(v) > 4 else "") + "}"
-    if isinstance(v, list):
-        return f"[{len(v)} items]"
-    return shown(v) if isinstance(v, str) else repr(v)
-
-
-def _walk(a: Any, b: Any, path: str, out: Changes, secret: bool) -> None:
-    if a == b:
-        return
-    if isinstance(a, dict) and isinstance(b, dict):
-        hidden = _secret_keys(a, b)
-        for k in sorted(set(a) | set(b), key=str):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in a:
-                _add(out, sub, _MISSING, masked(b[k]) if k not in hidden else b[k], k in hidden)
-            elif k not in b:
-                _add(out, sub, masked(a[k]) if k not in hidden else a[k], _MISSING, k in hidden)
-            else:
-                _walk(a[k], b[k], sub, out, k in hidden)
-        return
-    if isinstance(a, list) and isinstance(b, list):
-        ka, kb = [_key_of(x) for x in a], [_key_of(x) for x in b]
-        if all(ka) and all(kb) and len(set(ka)) == len(ka) and len(set(kb)) == len(kb):
-            ma, mb = dict(zip(ka, a, strict=True)), dict(zip(kb, b, strict=True))
-            for k in [*ka, *(x for x in kb if x not in ma)]:
-                sub = f"{path}[{k}]"
-                if k not in mb:
-                    _add(out, sub, masked(ma[k]), _MISSING)
-                elif k not in ma:
-                    _add(out, sub, _MISSING, masked(mb[k]))
-                else:
-                    _walk(ma[k], mb[k], sub, out, secret)
-            return
-        for i in range(max(len(a), len(b))):
-            sub = f"{path}[{i}]"
-            if i >= len(a):
-                _add(out, sub, _MISSING, masked(b[i]))
-            elif i >= len(b):
-                _add(out, sub, masked(a[i]), _MISSING)
-            else:
-                _walk(a[i], b[i], sub, out, secret)
-        return
-    _add(out, path, a, b, secret or is_hidden(a) or is_hidden(b))
 
 
 # -- step graph ---------------------------------------------------------------------
-
-
-def _sid(step: Any) -> str:
-    return str(step.get("id")) if isinstance(step, dict) else ""
-
-
-def _by_name(steps: list[Any]) -> dict[str, dict[str, Any]]:
-    """Steps keyed by name and type (the n-th of equal ones): how two versions' steps pair up,
-    since each version has its own step IDs."""
-    out: dict[str, dict[str, Any]] = {}
-    for s in steps:
-        if isinstance(s, dict):
-            base = f"{s.get('name')}\0{s.get('type') or s.get('microservice')}"
-            n = 0
-            while f"{base}\0{n}" in out:
-                n += 1
-            out[f"{base}\0{n}"] = s
-    return out
-
-
-def step_marks(old: list[Any], new: list[Any], across_versions: bool = False
-               ) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Per step ID of ``new``: "added" or "changed" (cosmetic-only changes do not count); and
-    the steps of ``old`` that ``new`` no longer has. Steps pair up by ID, or — between two
-    versions, whose step IDs differ — by name and type."""
-    pair = _by_name if across_versions else (lambda xs: {_sid(s): s for s in xs if isinstance(s, dict)})
-    before, after = pair(old), pair(new)
-    marks: dict[str, str] = {}
-    ignore = {"id", "flow_version_id", "version_id"} if across_versions else set()
-    for key, s in after.items():
-        prev = before.get(key)
-        if prev is None:
-            marks[_sid(s)] = "added"
-        elif changes({k: v for k, v in prev.items() if k not in ignore},
-                     {k: v for k, v in s.items() if k not in ignore}).real:
-            marks[_sid(s)] = "changed"
-    return marks, [s for k, s in before.items() if k not in after]
 
 
 def _edges(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -291,3 +132,7 @@ def step_graph(steps: list[Any], marks: dict[str, str] | None = None,
         box(s, f"removed-{_sid(s)}", "removed")
     parts.append("</svg>")
     return "".join(parts)
+
+
+__all__ = ["COSMETIC", "Change", "Changes", "changes", "masked", "pair_steps", "shown", "step_graph",
+           "step_marks"]

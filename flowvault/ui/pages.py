@@ -16,10 +16,10 @@ from markupsafe import Markup
 
 from ..archive import FLOWS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, FlowvaultError, UsageError
-from ..flowdiff import RELATIONS, relation_items
+from ..flowdiff import DERIVED, RELATIONS, changes, masked, relation_items, shown, step_marks, version_changes
 from ..history import Commit, History
 from ..snapshots import deleted, open_snapshot
-from .model import changes, masked, shown, step_graph, step_marks
+from .model import step_graph
 
 ENV = Environment(loader=PackageLoader("flowvault.ui", "templates"), autoescape=select_autoescape(default=True),
                   trim_blocks=True, lstrip_blocks=True)
@@ -187,24 +187,29 @@ def _version_block(vid: str, old: dict[str, Any] | None, new: dict[str, Any] | N
     if new is None:
         assert old is not None
         graph = step_graph([], {}, list(old.get("steps") or []))
-        return {"id": vid, "status": "removed", "graph": Markup(graph), "changes": changes(old, {})}
+        return {"id": vid, "status": "removed", "graph": Markup(graph), "changes": version_changes(old, {})}
     if old is None:
         steps = new.get("steps") or []
         marks = {str(s.get("id")): "added" for s in steps if isinstance(s, dict)}
-        return {"id": vid, "status": "added", "graph": Markup(step_graph(steps, marks)), "changes": changes({}, new)}
-    marks, removed = step_marks(old.get("steps") or [], new.get("steps") or [], across_versions)
+        return {"id": vid, "status": "added", "graph": Markup(step_graph(steps, marks)),
+                "changes": version_changes({}, new)}
+    marks, removed = step_marks(old.get("steps") or [], new.get("steps") or [])
     graph = Markup(step_graph(new.get("steps") or [], marks, removed))
-    if across_versions:  # the fields, not the IDs each version has of its own
+    if across_versions:  # the version's own fields, not the IDs and dates each version has of its own
         old, new = _without_ids(old), _without_ids(new)
-    return {"id": vid, "status": "changed", "graph": graph, "changes": changes(old, new)}
+    return {"id": vid, "status": "changed", "graph": graph, "changes": version_changes(old, new)}
 
 
 def _without_ids(doc: dict[str, Any]) -> dict[str, Any]:
     skip = {"id", "iteration", "flow_version_id", "created_at", "deployed_at", "status"}
-    out = {k: v for k, v in doc.items() if k not in skip}
-    out["steps"] = [{k: v for k, v in s.items() if k != "id"} if isinstance(s, dict) else s
-                    for s in doc.get("steps") or []]
-    return out
+    return {k: v for k, v in doc.items() if k not in skip}
+
+
+def _same_version(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """Equal but for what a version repeats from elsewhere (the flow's name): a rename is one change."""
+    if a is None or b is None:
+        return a is b
+    return {k: v for k, v in a.items() if k not in DERIVED} == {k: v for k, v in b.items() if k not in DERIVED}
 
 
 def compare(old: Snapshot | None, new: Snapshot, only: str | None = None) -> dict[str, Any]:
@@ -225,7 +230,7 @@ def compare(old: Snapshot | None, new: Snapshot, only: str | None = None) -> dic
         change.settings = settings if settings.real or settings.cosmetic else None
         v_old, v_new = dict(_versions(old, fid)), dict(_versions(new, fid))
         for vid in sorted(set(v_old) | set(v_new), key=id_key):
-            if v_old.get(vid) != v_new.get(vid):
+            if not _same_version(v_old.get(vid), v_new.get(vid)):
                 change.versions.append(_version_block(vid, v_old.get(vid), v_new.get(vid)))
         if change.settings is None and not change.versions:
             change.note = "only the export document differs"
