@@ -134,3 +134,23 @@ def exported(config: Path, tmp_path: Path, runner: CliRunner) -> Path:
     result = cli(runner, "export", "--config", config, "-p", "company-a", "-a", archive)
     assert result.exit_code == 0, result.output
     return archive
+
+
+def git_stopping_at(folder: Path, step: str, *, first: str = "", then: str = "",
+                    once: bool = False) -> tuple[dict[str, str], Path]:
+    """The environment of a flowvault whose git stops at ``git STEP`` (the first time only, with
+    ``once``): git runs the shell lines ``first`` (take the index lock…), writes "in" to the FIFO
+    returned — the test blocks reading it until git is there — then runs ``then`` (wait on a
+    FIFO, ``exec sleep``…) and, unless that execs, the real git."""
+    import os
+    import shutil
+
+    ready, done = folder / f"ready-{step}", folder / f"once-{step}"
+    os.mkfifo(ready)
+    guard = f' && [ ! -e "{done}" ]' if once else ""
+    script = [f'if [ "$1" = "{step}" ]{guard}; then', f'  : > "{done}"', first, f'  echo in > "{ready}"', then, "fi",
+              f'exec "{shutil.which("git")}" "$@"']
+    wrapper = folder / f"git-{step}"
+    wrapper.write_text("#!/bin/sh\n" + "\n".join(line for line in script if line) + "\n")
+    wrapper.chmod(0o755)
+    return dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper)), ready

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from flowvault.errors import EXIT_ARCHIVE
 
-from .conftest import cli, git, manifest
+from .conftest import cli, git, git_stopping_at, manifest
 
 
 def test_a_file_deleted_by_hand_is_put_back_not_committed_as_removed(server: Any, config: Path, exported: Path,
@@ -59,26 +59,14 @@ def test_a_signal_during_the_commit_reports_the_commit_that_landed(server: Any, 
     is the run's complete commit, and flowvault says so — not "rolled back" — with the run's own
     exit code. A signal before the commit still rolls back (tests/test_guards.py, test_trust.py)."""
     import os
-    import shutil
     import signal
     import subprocess
     import sys
 
-    real_git = shutil.which("git")
     for step, sig in (("add", signal.SIGTERM), ("commit", signal.SIGINT)):
-        archive, ready, go = tmp_path / f"archive-{step}", tmp_path / f"ready-{step}", tmp_path / f"go-{step}"
-        os.mkfifo(ready)
+        archive, go = tmp_path / f"archive-{step}", tmp_path / f"go-{step}"
         os.mkfifo(go)
-        wrapper = tmp_path / f"git-{step}"
-        wrapper.write_text(f"""#!/bin/sh
-if [ "$1" = "{step}" ]; then
-  echo in > "{ready}"
-  read line < "{go}"
-fi
-exec "{real_git}" "$@"
-""")
-        wrapper.chmod(0o755)
-        env = dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper))
+        env, ready = git_stopping_at(tmp_path, step, then=f'  read line < "{go}"')
         proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p",
                                  "company-a", "-a", str(archive)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env)
@@ -99,28 +87,14 @@ def test_a_rerun_waits_for_the_git_a_killed_run_left_working(server: Any, config
     """kill -9 of flowvault alone (its `git add` lives on, holding the index lock), then an
     immediate re-run: it waits for that git, says so, then recovers — not exit 7."""
     import os
-    import shutil
     import signal
     import subprocess
     import sys
 
-    real_git = shutil.which("git")
-    archive, ready, go = tmp_path / "archive", tmp_path / "ready", tmp_path / "go"
-    os.mkfifo(ready)
+    archive, go = tmp_path / "archive", tmp_path / "go"
     os.mkfifo(go)
-    wrapper = tmp_path / "git"
-    wrapper.write_text(f"""#!/bin/sh
-if [ "$1" = "add" ] && [ ! -e "{tmp_path}/once" ]; then
-  : > "{tmp_path}/once"
-  : > .git/index.lock          # as git holds it while it works
-  echo in > "{ready}"
-  read line < "{go}"
-  rm -f .git/index.lock
-fi
-exec "{real_git}" "$@"
-""")
-    wrapper.chmod(0o755)
-    env = dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper))
+    env, ready = git_stopping_at(tmp_path, "add", once=True, first="  : > .git/index.lock          # as git holds it",
+                                 then=f'  read line < "{go}"\n  rm -f .git/index.lock')
     command = [sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p", "company-a", "-a",
                str(archive), "--log-format", "json"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from flowvault.errors import EXIT_ARCHIVE, EXIT_MASS_REMOVAL, EXIT_USAGE
 from flowvault.history import History
 
-from .conftest import cli, tree_bytes
+from .conftest import cli, git_stopping_at, tree_bytes
 
 
 def test_export_without_profile_refuses_when_the_config_has_several(config: Path, tmp_path: Path,
@@ -290,26 +290,14 @@ def test_a_process_group_killed_inside_git_is_recovered_by_the_next_run(server: 
     """kill -9 of the whole group (OOM killer, node shutdown, pod deletion) while git adds or
     commits: git leaves .git/index.lock; the next run clears it and succeeds, no human needed."""
     import os
-    import shutil
     import signal
     import subprocess
     import sys
 
-    real_git = shutil.which("git")
     for step in ("add", "commit"):
-        archive, ready = tmp_path / f"archive-{step}", tmp_path / f"ready-{step}"
-        os.mkfifo(ready)
-        wrapper = tmp_path / f"git-{step}"
-        wrapper.write_text(f"""#!/bin/sh
-if [ "$1" = "{step}" ]; then
-  : > .git/index.lock          # as git holds it while it works
-  echo in > "{ready}"
-  exec sleep 600
-fi
-exec "{real_git}" "$@"
-""")
-        wrapper.chmod(0o755)
-        env = dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper))
+        archive = tmp_path / f"archive-{step}"
+        env, ready = git_stopping_at(tmp_path, step, first="  : > .git/index.lock          # as git holds it",
+                                     then="  exec sleep 600")
         proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p",
                                  "company-a", "-a", str(archive)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env, start_new_session=True)
