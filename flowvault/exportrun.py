@@ -77,6 +77,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
             result.push_error = str(e)
     return result
 
+
 def check_source(root: Path, profile: Profile) -> None:
     """The archive knows whose it is: refuse to export another company into it."""
     source = Archive(root).read_manifest().get("source")
@@ -161,12 +162,14 @@ def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
                        profile.secrets_recipient.strip())
     return Secrets("redact", allow)
 
+
 def run_export(profile: Profile, archive_dir: Path | str, **kwargs: Any) -> ExportResult:
     """``export_profile`` from synchronous code; a push failure raises PushError."""
     result = anyio.run(functools.partial(export_profile, profile, archive_dir, **kwargs))
     if result.push_error:
         raise PushError(result.push_error)
     return result
+
 
 def report_export(rep: Reporter, r: ExportResult) -> None:
     c = r.changes

@@ -32,7 +32,8 @@ def test_every_front_end_names_the_same_changes(server: Any, config: Path, expor
 
     text = cli(runner, "diff", "-a", exported, "HEAD~1", "HEAD").output
     as_json = orjson.loads(cli(runner, "diff", "-a", exported, "HEAD~1", "HEAD", "--format", "json").output)
-    pages = {"diff --format html": cli(runner, "diff", "-a", exported, "HEAD~1", "HEAD", "--format", "html").output, "run report page": report.with_suffix(".html").read_text(),
+    as_html = cli(runner, "diff", "-a", exported, "HEAD~1", "HEAD", "--format", "html").output
+    pages = {"diff --format html": as_html, "run report page": report.with_suffix(".html").read_text(),
              "ui": diff_page("archive", exported, "HEAD~1", "HEAD")}
 
     name = step["name"]
