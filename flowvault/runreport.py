@@ -15,6 +15,7 @@ from .client import ping
 from .errors import EXIT_PARTIAL
 from .exporter import ExportResult
 from .output import Reporter
+from .signals import StoppedAfterCommit
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Outcome:
     exit_code: int
     error: str | None
     seconds: float
+    stop: StoppedAfterCommit | None = None  # a stop signal arrived while this run committed (it landed)
 
     def report(self) -> dict[str, Any]:
         r = self.result

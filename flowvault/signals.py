@@ -18,6 +18,7 @@ class StoppedAfterCommit(BaseException):
 
     def __init__(self, commit: str | None, signum: int) -> None:
         self.commit, self.signum, self.code = commit, signum, 0
+        self.result: Any = None  # the run's result, once the caller has it
         super().__init__(f"committed {commit[:10] if commit else 'nothing (no change)'}, then stopped by "
                          f"{signal.Signals(signum).name}")
 

@@ -162,3 +162,35 @@ def test_a_damaged_repository_is_exit_7_from_every_command(server: Any, config: 
     corrupt(blob_case, git(blob_case, "rev-parse", f"HEAD:{path}").strip())
     full = cli(runner, "export", "--config", config, "-p", "company-a", "-a", blob_case, "--full")
     assert full.exit_code == EXIT_ARCHIVE and "archive damaged" in full.output, full.output
+
+
+def test_a_signal_during_one_profiles_commit_lets_every_profile_finish(server: Any, config: Path,
+                                                                       tmp_path: Path) -> None:
+    """`--all-profiles`: SIGTERM while one profile's git adds; that commit lands, the other profile
+    finishes too, the report is written, and the stop is said last with the run's own code."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import orjson
+
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    env, ready = git_stopping_at(tmp_path, "add", once=True, then=f'  read line < "{go}"')
+    root, report = tmp_path / "archives", tmp_path / "last-run.json"
+    proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "--all-profiles",
+                             "-a", str(root), "--report", str(report)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    with open(ready) as fh:
+        assert fh.read().strip() == "in"
+    proc.send_signal(signal.SIGTERM)
+    with open(go, "w") as fh:
+        fh.write("go\n")
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "then stopped by SIGTERM" in err and "Traceback" not in err
+    profiles = orjson.loads(report.read_bytes())["profiles"]
+    assert {p: v["status"] for p, v in profiles.items()} == {"company-a": "ok", "company-b": "ok"}
+    for name in ("company-a", "company-b"):
+        assert len(manifest(root / name)["flows"]) == 20 and git(root / name, "status", "--porcelain") == ""

@@ -17,6 +17,7 @@ from ..errors import EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, 
 from ..exportrun import export_profile
 from ..output import Reporter
 from ..runreport import Outcome, heartbeat, worst, write_report
+from ..signals import StoppedAfterCommit
 
 
 async def export_all(profiles: list[Profile], archive_root: Path, *, log_format: str = "text",
@@ -34,6 +35,8 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
         try:
             result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
             outcome = Outcome(profile.name, result, result.exit_code(), result.push_error, 0.0)
+        except StoppedAfterCommit as stop:  # this profile committed, then a stop came: the others go on
+            outcome = Outcome(profile.name, stop.result, stop.code, None, 0.0, stop)
         except FlowvaultError as e:
             text = str(e) if str(e).startswith(f"profile '{profile.name}'") else f"profile '{profile.name}': {e}"
             rep.event("profile_failed", exit_code=e.exit_code, message=text)
@@ -75,6 +78,8 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
             result = anyio.run(functools.partial(export_profile, prof, archive_dir, flows=flows, reporter=rep,
                                                  **options))
             outcomes = [Outcome(prof.name, result, result.exit_code(), result.push_error, 0.0)]
+        except StoppedAfterCommit as stop:  # committed, then a stop: report and heartbeat still go out
+            outcomes = [Outcome(prof.name, stop.result, stop.code, None, 0.0, stop)]
         except FlowvaultError as e:
             error = e
             outcomes = [Outcome(prof.name, None, e.exit_code, str(e), 0.0)]
@@ -95,6 +100,10 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
         heartbeat(url, group, rep)
     if error is not None:
         raise error
+    stop = next((o.stop for o in outcomes if o.stop is not None), None)
+    if stop is not None:  # said after the report and the heartbeat, with the run's own code
+        stop.code = worst(outcomes)
+        raise stop
     raise_for(outcomes)
     return outcomes
 
