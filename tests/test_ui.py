@@ -192,8 +192,25 @@ def test_unknown_flows_and_revisions_are_one_line_404s(browser: Any, ui: str) ->
                  "/a/archive/diff?from=$(reboot)"):
         response = page.goto(ui + path)
         assert response is not None and response.status == 404
-        assert "Traceback" not in page.content()
+        assert "Traceback" not in page.content() and "/tmp/" not in page.inner_text("main")
     page.close()
+
+
+def test_a_damaged_archive_is_a_500_in_one_line_not_a_404(server: Any, config: Path, tmp_path: Path) -> None:
+    import httpx
+
+    from .conftest import git
+    from .test_guards import corrupt
+
+    archive = tmp_path / "archive"
+    assert flowvault("export", "--config", config, "-p", "company-a", "-a", archive).returncode == 0
+    fid, entry = next(iter(manifest(archive)["flows"].items()))
+    corrupt(archive, git(archive, "rev-parse", f"HEAD:flows/{entry['folder']}/flow.json").strip())
+    with started(archive) as url:
+        broken = httpx.get(f"{url}/a/archive/flow/{fid}")
+        missing = httpx.get(f"{url}/a/archive/flow/424242")
+    assert broken.status_code == 500 and "damaged" in broken.text and str(tmp_path) not in broken.text
+    assert missing.status_code == 404 and str(tmp_path) not in missing.text
 
 
 def test_diff_as_one_self_contained_html_page(reviewed: dict[str, Any]) -> None:

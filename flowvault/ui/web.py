@@ -2,7 +2,8 @@
 
 Only archives found at start are served, by their folder name; a request names an archive,
 a flow ID and revisions, never a path. Errors a user can cause (an unknown flow or
-revision) are a 404 page with one line."""
+revision) are a 404 page with one line; an archive that cannot be read (damaged) a 500 page
+with one line; neither shows a path of this machine."""
 
 from __future__ import annotations
 
@@ -30,8 +31,14 @@ def create_app(root: Path, report: Path | None = None, config: Path = Path("flow
             try:
                 return HTMLResponse(build(request))
             except FlowvaultError as e:
-                return HTMLResponse(pages.render("error.html", title="not found", archive=None, base="",
-                                                 message=str(e)), status_code=404)
+                # what the user asked for is not there (404), or the archive cannot be read (500);
+                # either way one line, and the folders of this machine named by archive, not by path
+                message = str(e)
+                for name, path in archives.items():
+                    message = message.replace(str(path.resolve()), name).replace(str(path), name)
+                status = 404 if isinstance(e, UsageError) else 500
+                return HTMLResponse(pages.render("error.html", title="not found" if status == 404 else "error",
+                                                 archive=None, base="", message=message), status_code=status)
         return endpoint
 
     def archive(request: Request) -> tuple[str, Path]:
