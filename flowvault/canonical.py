@@ -5,11 +5,13 @@ the one place where secret values are hidden (flag in any spelling, or a credent
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from .jsontext import holds_json, parse_with_spans, replace_spans
 
 #: Fields that change without anyone editing a flow (runs, counters, clocks, export time).
 #: They are left out of the archive so that a nightly run with no edit commits nothing.
@@ -81,19 +83,59 @@ def secret_fields(node: dict[str, Any], allow: frozenset[str] = frozenset()) -> 
     return out
 
 
-def secret_spots(data: Any, allow: frozenset[str] = frozenset()) -> Iterator[tuple[dict[str, Any], str, str, bool]]:
-    """Every secret in a document, at any depth: (the object holding it, its field, its name,
-    flagged) — by ``secret_fields``; the holder may be written to (replacing the value)."""
+#: what to do with one secret value: (name, value, flagged) → its new value, or None to keep it
+Edit = Callable[[str, str, bool], "str | None"]
+
+
+def map_secrets(data: Any, edit: Edit, allow: frozenset[str] = frozenset()) -> Any:
+    """A copy of ``data`` with each secret value — where ``secret_fields`` says, at any depth, and
+    inside JSON held in strings (a step's ``config``) — replaced by ``edit(name, value, flagged)``
+    (None: kept). JSON text keeps every byte but the values edited."""
     if isinstance(data, dict):
         fields = secret_fields(data, allow)
-        for k, (name, flagged) in fields.items():
-            yield data, k, name, flagged
+        out: dict[str, Any] = {}
         for k, v in data.items():
-            if k not in fields:
-                yield from secret_spots(v, allow)
-    elif isinstance(data, list):
-        for v in data:
-            yield from secret_spots(v, allow)
+            if k in fields:
+                new = edit(fields[k][0], v, fields[k][1])
+                out[k] = v if new is None else new
+            else:
+                out[k] = map_secrets(v, edit, allow)
+        return out
+    if isinstance(data, list):
+        return [map_secrets(v, edit, allow) for v in data]
+    if isinstance(data, str) and holds_json(data):
+        return _map_in_text(data, edit, allow)
+    return data
+
+
+def _map_in_text(text: str, edit: Edit, allow: frozenset[str]) -> str:
+    try:
+        value, spans = parse_with_spans(text)
+    except ValueError:
+        return text  # not JSON after all: plain text
+    edits: dict[tuple[str | int, ...], Any] = {}
+
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(node, dict):
+            fields = secret_fields(node, allow)
+            for k, v in node.items():
+                here = (*path, k)
+                if k in fields:
+                    new = edit(fields[k][0], v, fields[k][1])
+                    if new is not None and new != v and here in spans:
+                        edits[here] = new
+                else:
+                    walk(v, here)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, (*path, i))
+        elif isinstance(node, str) and holds_json(node) and path in spans:
+            new = _map_in_text(node, edit, allow)
+            if new != node:
+                edits[path] = new
+
+    walk(value, ())
+    return replace_spans(text, spans, edits) if edits else text
 
 
 @dataclass
@@ -147,6 +189,9 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
         return out
     if isinstance(data, list):
         return [clean(v, secrets) for v in data]
+    if secrets is not None and isinstance(data, str) and holds_json(data):  # a config held as JSON text
+        return _map_in_text(data, lambda _n, v, flagged: None if is_hidden(v) else secrets.hide(v, flagged),
+                            secrets.allow)
     return data
 
 

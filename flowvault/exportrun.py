@@ -90,7 +90,7 @@ def check_source(root: Path, profile: Profile) -> None:
 
 
 FETCH_STATE = "flowvault-fetch-state.json"  # in the git directory: never committed, never cloned
-FETCH_FORMAT = 2  # bump when what a fetch archives changes: the next run is then a full one
+FETCH_FORMAT = 3  # bump when what a fetch archives changes: the next run is then a full one
 
 
 def fetch_basis(profile: Profile, policy: Secrets) -> str:

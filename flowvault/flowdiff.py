@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, loads, secret_fields
+from .canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, loads, map_secrets, secret_fields
 
 COSMETIC = frozenset({"position", "x", "y", "layout", "canvas", "width", "height"})
 #: fields of a version that repeat something else (the flow's name): a rename is one change, not one per version
@@ -215,14 +215,8 @@ def shown(value: Any) -> str:
 def masked(data: Any) -> Any:
     """A copy fit for a page: every value a secret flag (any spelling), a credential-like name
     or flowvault's own marker says is secret shows as ``(secret …)`` — also when the archive
-    kept it in plain text (``--keep-secrets``)."""
-    if isinstance(data, dict):
-        fields = secret_fields(data)
-        return {k: (shown(v) if is_hidden(v) else "(secret)") if k in fields else masked(v)
-                for k, v in data.items()}
-    if isinstance(data, list):
-        return [masked(v) for v in data]
-    return data
+    kept it in plain text (``--keep-secrets``), and inside JSON held in a string."""
+    return map_secrets(data, lambda _name, v, _flagged: shown(v) if is_hidden(v) else "(secret)")
 
 
 # -- field-level changes ------------------------------------------------------------

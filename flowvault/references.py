@@ -16,10 +16,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from .canonical import REDACTED, is_hidden, secret_spots
+from .canonical import REDACTED, is_hidden, map_secrets
+from .jsontext import holds_json, parse_with_spans, replace_spans
 from .models import Ref
 
 RESOURCE_TYPES = ("connector", "endpoint", "script", "cache", "data_pool", "cross_reference_lookup",
@@ -121,11 +121,6 @@ def _classify(key: str, value: Any, path: tuple[str | int, ...], parent: str | N
     return None
 
 
-def _json_in_string(text: str) -> bool:
-    s = text.lstrip()
-    return s[:1] in ("{", "[") and len(text) < 2_000_000
-
-
 def walk(node: Any, replace: Replace, rules: Rules = {}, path: tuple[str | int, ...] = (),  # noqa: B006
          parent: str | None = None, top: bool = True) -> Any:
     """Visit every Hit under ``node`` (a step, or part of one); returns ``node`` with each
@@ -139,7 +134,7 @@ def walk(node: Any, replace: Replace, rules: Rules = {}, path: tuple[str | int, 
             if hit is not None:
                 new = replace(hit)
                 out[key] = value if new is None else _same_type(value, new)
-            elif isinstance(value, (dict, list)) or (isinstance(value, str) and _json_in_string(value)):
+            elif isinstance(value, (dict, list)) or (isinstance(value, str) and holds_json(value)):
                 out[key] = walk(value, replace, rules, here, key, False)
             else:
                 out[key] = value
@@ -147,7 +142,7 @@ def walk(node: Any, replace: Replace, rules: Rules = {}, path: tuple[str | int, 
     if isinstance(node, list):
         # an array under a relation key holds relation objects; under another key, its own parts
         return [walk(v, replace, rules, (*path, i), parent, False) for i, v in enumerate(node)]
-    if isinstance(node, str) and _json_in_string(node):
+    if isinstance(node, str) and holds_json(node):
         return _walk_json_text(node, replace, rules, path, parent)
     return node
 
@@ -178,11 +173,7 @@ def _walk_json_text(text: str, replace: Replace, rules: Rules, path: tuple[str |
     _collect_string_edits(value, rewritten, (), spans, edits)
     if not edits:
         return text
-    out = text
-    for where in sorted(edits, key=lambda p: spans[p][0], reverse=True):
-        start, end = spans[where]
-        out = out[:start] + json.dumps(edits[where], ensure_ascii=False) + out[end:]
-    return out
+    return replace_spans(text, spans, edits)
 
 
 def _collect_string_edits(old: Any, new: Any, path: tuple[str | int, ...],
@@ -195,79 +186,6 @@ def _collect_string_edits(old: Any, new: Any, path: tuple[str | int, ...],
             _collect_string_edits(a, b, (*path, i), spans, edits)
     elif isinstance(old, str) and isinstance(new, str) and old != new and path in spans and path not in edits:
         edits[path] = new
-
-
-_SCALAR = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null")
-
-
-def parse_with_spans(text: str) -> tuple[Any, dict[tuple[str | int, ...], tuple[int, int]]]:
-    """Parse JSON, and give the span (start, end) of every scalar by its path, so that one
-    value can be replaced with the rest of the text unchanged. ValueError if not JSON."""
-    spans: dict[tuple[str | int, ...], tuple[int, int]] = {}
-    n = len(text)
-
-    def ws(i: int) -> int:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        return i
-
-    def value(i: int, path: tuple[str | int, ...], depth: int) -> tuple[Any, int]:
-        if depth > 200:
-            raise ValueError("nested too deep")
-        i = ws(i)
-        if i >= n:
-            raise ValueError("unexpected end")
-        c = text[i]
-        if c == "{":
-            obj: dict[str, Any] = {}
-            i = ws(i + 1)
-            if i < n and text[i] == "}":
-                return obj, i + 1
-            while True:
-                i = ws(i)
-                if i >= n or text[i] != '"':
-                    raise ValueError("expected a key")
-                key, i = scanstring(text, i + 1)
-                i = ws(i)
-                if i >= n or text[i] != ":":
-                    raise ValueError("expected ':'")
-                obj[key], i = value(i + 1, (*path, key), depth + 1)
-                i = ws(i)
-                if i < n and text[i] == ",":
-                    i += 1
-                    continue
-                if i < n and text[i] == "}":
-                    return obj, i + 1
-                raise ValueError("expected ',' or '}'")
-        if c == "[":
-            arr: list[Any] = []
-            i = ws(i + 1)
-            if i < n and text[i] == "]":
-                return arr, i + 1
-            while True:
-                item, i = value(i, (*path, len(arr)), depth + 1)
-                arr.append(item)
-                i = ws(i)
-                if i < n and text[i] == ",":
-                    i += 1
-                    continue
-                if i < n and text[i] == "]":
-                    return arr, i + 1
-                raise ValueError("expected ',' or ']'")
-        if c == '"':
-            s, end = scanstring(text, i + 1)
-            spans[path] = (i, end)
-            return s, end
-        m = _SCALAR.match(text, i)
-        if not m:
-            raise ValueError(f"unexpected character at {i}")
-        spans[path] = (i, m.end())
-        return json.loads(m.group()), m.end()
-
-    result, end = value(0, (), 0)
-    if ws(end) != n:
-        raise ValueError("trailing text")
-    return result, spans
 
 
 # -- over an export document ----------------------------------------------------------------
@@ -343,8 +261,7 @@ def remap_flow_doc(export: dict[str, Any], resolve: Callable[[str, int], int | s
         for j, step in enumerate(steps):
             if isinstance(step, dict):
                 steps[j] = remap_step(step, iteration, j, resolve, skip, rules)
-    fill_secrets(doc, secrets, open_sealed)
-    return doc
+    return fill_secrets(doc, secrets, open_sealed)
 
 
 def remap_step(step: dict[str, Any], iteration: int, index: int, resolve: Callable[[str, int], int | str | None],
@@ -364,22 +281,26 @@ def hidden_keys(doc: Any) -> tuple[list[str], list[tuple[str, str]]]:
     ``key``, or the name of the field that held a credential."""
     redacted: list[str] = []
     sealed: list[tuple[str, str]] = []
-    for holder, field, name, _ in secret_spots(doc):
-        if holder[field] == REDACTED:
+
+    def note(name: str, value: str, _flagged: bool) -> None:
+        if value == REDACTED:
             redacted.append(name)
-        elif is_hidden(holder[field]):
-            sealed.append((name, holder[field]))
+        elif is_hidden(value):
+            sealed.append((name, value))
+
+    map_secrets(doc, note)
     return redacted, sealed
 
 
-def fill_secrets(doc: Any, secrets: dict[str, str], open_sealed: Callable[[str], str | None] | None = None) -> None:
-    """Put each hidden value back: from ``secrets`` by key, else (encrypted) by decrypting it;
-    else empty — and the plan lists it as needing a value."""
-    for holder, field, name, _ in list(secret_spots(doc)):
-        stored = holder[field]
+def fill_secrets(doc: Any, secrets: dict[str, str], open_sealed: Callable[[str], str | None] | None = None) -> Any:
+    """``doc`` with each hidden value put back: from ``secrets`` by key, else (encrypted) by
+    decrypting it; else empty — and the plan lists it as needing a value."""
+    def fill(name: str, stored: str, _flagged: bool) -> str | None:
         if not is_hidden(stored):
-            continue
+            return None
         plain = secrets.get(name)
         if plain is None and stored != REDACTED and open_sealed is not None:
             plain = open_sealed(stored)
-        holder[field] = plain or ""
+        return plain or ""
+
+    return map_secrets(doc, fill)

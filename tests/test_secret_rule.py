@@ -9,7 +9,7 @@ import anyio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowvault.canonical import REDACTED, Secrets, clean, is_hidden, secret_fields, secret_spots
+from flowvault.canonical import REDACTED, Secrets, clean, is_hidden, map_secrets, secret_fields
 from flowvault.references import fill_secrets, hidden_keys
 from flowvault.ui.model import masked
 
@@ -58,11 +58,12 @@ def test_every_consumer_agrees_on_where_the_secrets_are(doc: Any, allow: frozens
     redacted, sealed = hidden_keys(archived)
     assert len(redacted) == len(secret) and not sealed
     names = {h_name: leaves(doc)[p] for p, h_name in _names(doc, allow).items()}
-    fill_secrets(archived, names)
+    archived = fill_secrets(archived, names)
     refilled = leaves(archived)
     assert all(refilled[p] == names[_names(doc, allow)[p]] for p in secret)
     # replace: the live secrets read from a flow are those values, by name
-    live = {n: h[f] for h, f, n, _ in secret_spots(doc) if not is_hidden(h[f])}
+    live: dict[str, str] = {}
+    map_secrets(doc, lambda n, v, _f: live.setdefault(n, v) and None)
     assert set(live) == set(_names(doc, frozenset()).values())
 
 
@@ -104,6 +105,24 @@ def test_the_providers_live_secrets_use_the_rule(make_server: Any, tmp_path: Any
 
     live, doc = anyio.run(go)
     expected: dict[str, str] = {}
-    for holder, field, name, _ in secret_spots(doc["flow"]):
-        expected.setdefault(name, holder[field])
+    map_secrets(doc["flow"], lambda n, v, _f: expected.setdefault(n, v) and None)
     assert live == expected and live
+
+
+
+def test_secrets_inside_json_held_in_a_string_follow_the_same_rule() -> None:
+    """A step's config as JSON text: its credential-named fields are hidden at export (the rest of
+    the text kept byte for byte), listed by import, filled back, and never shown by the UI."""
+    config = '{"endpoint": "https://x.test",  "password": "hunter2", "nested": "{\\"api_key\\": \\"k3y\\"}"}'
+    doc = {"steps": [{"name": "Connector", "config": config}]}
+    policy = Secrets("redact")
+    archived = clean(doc, policy)
+    text = archived["steps"][0]["config"]
+    assert "hunter2" not in text and "k3y" not in text and policy.values == {"hunter2", "k3y"}
+    assert text.startswith('{"endpoint": "https://x.test",  "password": "<redacted by flowvault>"')
+    redacted, _ = hidden_keys(archived)
+    assert sorted(redacted) == ["api_key", "password"]
+    back = fill_secrets(archived, {"password": "hunter2", "api_key": "k3y"})
+    assert back == doc  # every other byte of the text as it was
+    shown = masked(doc)["steps"][0]["config"]
+    assert "hunter2" not in shown and "k3y" not in shown and "(secret)" in shown

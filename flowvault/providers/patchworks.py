@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from ..archive import NOT_CAPTURED, FlowRecord, build_record
-from ..canonical import Secrets, clean, fingerprint, is_hidden, secret_spots
+from ..canonical import Secrets, clean, fingerprint, is_hidden, map_secrets
 from ..client import ApiClient
 from ..errors import ApiError, NotFoundError, ProtocolError
 from ..flowdiff import relation_items
@@ -353,9 +353,12 @@ class Patchworks:
         """The secret variable values a live flow holds (key → value), read before it is replaced."""
         reply = await api.post(f"{FLOWS}/export", {"flow_id": target_id})
         found: dict[str, str] = {}
-        for holder, field, name, _ in secret_spots(reply.get("flow") if isinstance(reply, dict) else None):
-            if not is_hidden(holder[field]):
-                found.setdefault(name, holder[field])
+
+        def keep(name: str, value: str, _flagged: bool) -> None:
+            if not is_hidden(value):
+                found.setdefault(name, value)
+
+        map_secrets(reply.get("flow") if isinstance(reply, dict) else None, keep)
         return found
 
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
