@@ -23,15 +23,13 @@ import pyrage
 from .canonical import ENCRYPTED_PREFIX
 from .errors import ConfigError
 
-KEY_FILE = "flowvault-fingerprint-key"
 _MARKER = re.compile(re.escape(ENCRYPTED_PREFIX).encode() + rb"age:([0-9a-f]{24}):([A-Za-z0-9+/=]+)")
 
 
-def _fingerprint_key(git_dir: Path) -> bytes:
+def _fingerprint_key(path: Path) -> bytes:
     env = os.environ.get("FLOWVAULT_FINGERPRINT_KEY", "").strip()
     if env:
         return hashlib.sha256(env.encode()).digest()
-    path = git_dir / KEY_FILE
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -45,12 +43,12 @@ def _fingerprint_key(git_dir: Path) -> bytes:
 class Sealer:
     """Encrypts values to one recipient, reusing the stored form of values already archived."""
 
-    def __init__(self, recipient: str, root: Path, git_dir: Path) -> None:
+    def __init__(self, recipient: str, root: Path, key_file: Path) -> None:
         try:
             self.recipient = pyrage.x25519.Recipient.from_str(recipient.strip())
         except Exception:  # pyrage's RecipientError: a malformed key
             raise ConfigError("secrets_recipient is not a valid age recipient (age1…)") from None
-        self.key = _fingerprint_key(git_dir)
+        self.key = _fingerprint_key(key_file)
         self.known: dict[str, str] = {}
         flows = root / "flows"
         if flows.is_dir():

@@ -89,7 +89,6 @@ def check_source(root: Path, profile: Profile) -> None:
                            f"({profile.base_url}); use the right archive, or --retarget to export into it anyway")
 
 
-FETCH_STATE = "flowvault-fetch-state.json"  # in the git directory: never committed, never cloned
 FETCH_FORMAT = 3  # bump when what a fetch archives changes: the next run is then a full one
 
 
@@ -108,7 +107,7 @@ def fetch_plan(history: History, profile: Profile, policy: Secrets, full: bool) 
     rate = profile.sample_percent / 100
     state: Any = None
     try:
-        state = loads((history.git_dir / FETCH_STATE).read_bytes())
+        state = loads(history.state("fetch state").read_bytes())
     except (OSError, ValueError):
         pass
     why: str | None = None
@@ -146,7 +145,7 @@ def save_fetch_state(history: History, profile: Profile, policy: Secrets, result
     marks = {**incremental.known, **result.fingerprints} if selected else result.fingerprints
     state = {"head": history.head(), "basis": fetch_basis(profile, policy), "last_full": last_full,
              "flows": marks}
-    atomic_write(history.git_dir / FETCH_STATE, dumps(state))
+    atomic_write(history.state("fetch state"), dumps(state))
 
 
 def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
@@ -158,7 +157,7 @@ def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
     if profile.secrets_recipient:
         from .crypto import Sealer
 
-        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.git_dir).seal,
+        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.state("fingerprint key")).seal,
                        profile.secrets_recipient.strip())
     return Secrets("redact", allow)
 

@@ -25,6 +25,9 @@ from .signals import StoppedAfterCommit, held
 MARKER = "flowvault-run-in-progress"
 OWN_PATHS = ("manifest.json", "flows", "imports")  # what flowvault writes; nothing else is committed
 LOCK = "flowvault.lock"
+#: everything flowvault keeps in .git (never committed, never cloned), named here and only here
+STATE = {"lock": LOCK, "marker": MARKER, "fetch state": "flowvault-fetch-state.json",
+         "fingerprint key": "flowvault-fingerprint-key", "import journal": "flowvault-import-{profile}.jsonl"}
 #: git config given to `git commit` through the environment (git >= 2.31): auto gc never detaches
 FOREGROUND_GC = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.autoDetach", "GIT_CONFIG_VALUE_0": "false"}
 ORPHAN_WAIT = 300.0  # seconds a run waits for a git process a killed run left working
@@ -109,6 +112,10 @@ class History:
     @property
     def git_dir(self) -> Path:
         return Path(self.repo.git_dir)
+
+    def state(self, what: str, **names: str) -> Path:
+        """Where flowvault keeps one piece of its private state in ``.git`` (``STATE``)."""
+        return self.git_dir / STATE[what].format(**names)
 
     def head(self) -> str | None:
         """HEAD's commit ID, None before the first commit (read from the ref: a damaged commit

@@ -75,9 +75,9 @@ class ImportResult:
 class Ledger:
     """Old → new flow IDs for one target: the committed map plus the journal of this run."""
 
-    def __init__(self, archive_root: Path, git_dir: Path, profile: str, base_url: str) -> None:
+    def __init__(self, archive_root: Path, journal: Path, profile: str, base_url: str) -> None:
         self.path = archive_root / IMPORTS_DIR / f"{profile}.json"
-        self.journal = git_dir / f"flowvault-import-{profile}.jsonl"
+        self.journal = journal
         self.meta = {"profile": profile, "base_url": base_url}
         self.flows: dict[str, dict[str, Any]] = {}
         self.started: dict[str, dict[str, Any]] = {}

@@ -48,7 +48,8 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
     snapshot = open_snapshot(history, at or "HEAD")
     if same_company is None:
         same_company = is_same_company(snapshot.manifest.get("source"), profile)
-    ledger = Ledger(history.root, history.git_dir, profile.name, profile.base_url)
+    ledger = Ledger(history.root, history.state("import journal", profile=profile.name), profile.name,
+                    profile.base_url)
 
     async def go() -> ImportResult:
         with run_deadline(profile.run_deadline):

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from flowvault.exportrun import FETCH_STATE, run_export
+from flowvault.exportrun import run_export
+from flowvault.history import STATE
 from flowvault.config import load_config
 from flowvault.exporter import sample_size
 from flowvault.history import History
@@ -147,7 +148,7 @@ def test_full_runs_on_request_on_schedule_and_after_the_archive_moved(server: An
     git(tmp_path, "clone", "-q", str(exported), str(clone))
     count, why = fetched(archive=clone)
     assert count == 20 and why is not None and "first run" in why
-    state = exported / ".git" / FETCH_STATE
+    state = exported / ".git" / STATE["fetch state"]
     data = orjson.loads(state.read_bytes())
     assert len(data["flows"]) == 20 and data["head"] == History.open(exported).head()
     git(exported, "commit", "-q", "--allow-empty", "-m", "someone else's commit")

@@ -185,5 +185,5 @@ def test_the_readmes_key_pair_one_liner_makes_an_identity_file_import_accepts(tm
     public = re.search(r"age1[0-9a-z]+", text)
     assert public
     (tmp_path / ".git").mkdir()
-    sealed = Sealer(public.group(0), tmp_path, tmp_path / ".git").seal("s3cret")
+    sealed = Sealer(public.group(0), tmp_path, tmp_path / ".git" / "key").seal("s3cret")
     assert Opener(text, "identity.txt").open(sealed) == "s3cret"
