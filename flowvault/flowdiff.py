@@ -3,9 +3,10 @@ the live company would give), down to versions, steps, schedules and settings.""
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from .canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, loads, map_secrets, secret_fields
 
@@ -208,7 +209,7 @@ def shown(value: Any) -> str:
         return "(secret, redacted)"
     if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
         return "(secret, encrypted)"
-    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (dict, list)) else ""
+    text = value if isinstance(value, str) else _json(value) if not isinstance(value, (dict, list)) else ""
     return text if len(text) <= 120 else text[:119] + "…"
 
 
@@ -281,7 +282,15 @@ def _brief(v: Any) -> str:
         return "{" + ", ".join(list(v)[:4]) + ("…" if len(v) > 4 else "") + "}"
     if isinstance(v, list):
         return f"[{len(v)} items]"
-    return shown(v) if isinstance(v, str) else repr(v)
+    return shown(v) if isinstance(v, str) else _json(v)
+
+
+def _json(v: Any) -> str:
+    """A scalar as JSON writes it (``true``, ``null``, ``2.5``), not as Python would."""
+    try:
+        return orjson.dumps(v).decode()
+    except TypeError:
+        return repr(v)
 
 
 def _walk(a: Any, b: Any, path: str, out: Changes, secret: bool) -> None:

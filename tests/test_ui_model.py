@@ -76,3 +76,8 @@ def test_no_secret_value_survives_masking() -> None:
         ("variables[key=API_TOKEN].value", "(secret)", "(secret, changed)")]
     sealed = changes({"v": "<encrypted by flowvault>age:aa:AAA"}, {"v": "<encrypted by flowvault>age:bb:BBB"})
     assert [(c.old, c.new) for c in sealed.real] == [("(secret, encrypted)", "(secret, encrypted, changed)")]
+
+
+def test_values_read_as_json_not_python() -> None:
+    found = changes({"enabled": False, "limit": None, "ratio": 2.5}, {"enabled": True, "limit": 10, "ratio": 2.5})
+    assert {(c.path, c.old, c.new) for c in found.real} == {("enabled", "false", "true"), ("limit", "null", "10")}
