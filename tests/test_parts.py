@@ -58,7 +58,7 @@ def test_version_files_hold_the_same_steps_under_every_includes_combination(make
     """The steps come from the export document; variables and schedules from wherever the server
     gives them. No fallback path drops what another part of the run read (a version's detail
     without steps used to replace the version, so every version file lost its steps)."""
-    server = make_server(flows=3, versions=2, companies=1, dialect=dialect)
+    server = make_server(flows=2, versions=2, companies=1, dialect=dialect)
     prof = load_config(write_config(tmp_path / "fv.toml", server, monkeypatch)).profile("company-a")
     reference = stage_export(prof, tmp_path / "reference")
     assert not reference.failed
@@ -72,7 +72,7 @@ def test_version_files_hold_the_same_steps_under_every_includes_combination(make
     for n, combo in enumerate(combos):
         serve(server.sim, *combo)
         result = stage_export(prof, tmp_path / f"a{n}")
-        assert not result.failed and result.exported == 3, (combo, result.failed)
+        assert not result.failed and result.exported == 2, (combo, result.failed)
         assert versions_of(tmp_path / f"a{n}") == expected, combo
 
 
@@ -194,7 +194,7 @@ def test_doctor_predicts_the_exports_verdict_and_warnings(make_server: Any, tmp_
                                                          runner: CliRunner, case: str) -> None:
     """doctor exits non-zero exactly when the export would fail, and names (with "!") each part the
     export then warns it did not capture."""
-    server = make_server(flows=8, companies=1)
+    server = make_server(flows=5, companies=1)
     DOCTOR_CASES[case](server.sim)
     config = write_config(tmp_path / "fv.toml", server, monkeypatch, max_retries=0)
     doctor = cli(runner, "doctor", "--config", config)

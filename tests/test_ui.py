@@ -41,11 +41,9 @@ def flowvault(*args: Any) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
-@pytest.fixture
-def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
+def review_night(server: Any, config: Path, archive: Path) -> dict[str, Any]:
     """An archive after a night with a step edit, a deleted flow and a flow renamed to HTML, its
     secret values kept in plain text (the pages must still never show them)."""
-    archive = tmp_path / "archive"
     args = ("export", "--config", config, "-p", "company-a", "-a", archive, "--keep-secrets")
     first = flowvault(*args)  # a child process, as cron runs it (Playwright holds this thread's event loop)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -68,6 +66,28 @@ def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
             "gone": gone, "gone_name": gone_name, "hostile": ids[4], "secrets": secrets}
 
 
+@pytest.fixture
+def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
+    """The reviewed night, for a test that changes the archive or the company."""
+    return review_night(server, config, tmp_path / "archive")
+
+
+@pytest.fixture(scope="module")
+def reviewed_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The same night, made once per module and worker, for the tests that only read it."""
+    from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
+
+    folder = tmp_path_factory.mktemp("reviewed")
+    server = SimulatorServer(Simulator(generate(seed=7, companies=2, flows=20, versions=3), Faults(seed=7))).start()
+    env = pytest.MonkeyPatch()
+    try:
+        config = write_config(folder / "flowvault.toml", server, env, max_retries=8)
+        yield review_night(server, config, folder / "archive")
+    finally:
+        env.undo()
+        server.stop()
+
+
 @contextlib.contextmanager
 def started(archive: Path, *extra: Any) -> Iterator[str]:
     """``flowvault ui`` as a user starts it; its URL (the first line it prints)."""
@@ -87,20 +107,20 @@ def started(archive: Path, *extra: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def ui(reviewed: dict[str, Any]) -> Iterator[str]:
-    with started(reviewed["archive"]) as url:
+def ui(reviewed_once: dict[str, Any]) -> Iterator[str]:
+    with started(reviewed_once["archive"]) as url:
         yield url
 
 
-def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
     page.goto(f"{ui}/a/archive/diff")
     assert "1 to change" in page.locator(".plan").inner_text() or "2 to change" in page.locator(".plan").inner_text()
-    flow = page.locator(f'section.flow-change[data-flow="{reviewed["edited"]}"]')
+    flow = page.locator(f'section.flow-change[data-flow="{reviewed_once["edited"]}"]')
     changed = flow.locator('g.step[data-status="changed"]')
     assert changed.count() == 1
-    assert changed.get_attribute("data-step-id") == str(reviewed["step_id"])
-    assert reviewed["step"][:20] in str(changed.text_content())
+    assert changed.get_attribute("data-step-id") == str(reviewed_once["step_id"])
+    assert reviewed_once["step"][:20] in str(changed.text_content())
     assert flow.locator("table.paths").inner_text().count("page_size") >= 1
     assert "999" in flow.locator("table.paths").inner_text()
     if os.environ.get("FLOWVAULT_SCREENSHOT"):  # documentation, taken once on request: docs/ui-diff.png
@@ -150,10 +170,10 @@ def test_the_restore_command_of_a_deleted_flow_runs_as_printed(browser: Any, ser
     assert len(back) == 1 and back[0].startswith(reviewed["gone_name"]), back  # renamed if its name is taken
 
 
-def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
     page.goto(f"{ui}/")
-    entry = manifest(reviewed["archive"])["flows"][str(reviewed["edited"])]
+    entry = manifest(reviewed_once["archive"])["flows"][str(reviewed_once["edited"])]
     page.get_by_role("link", name=entry["name"], exact=True).first.click()
     assert page.locator("section.version").count() == entry["versions"]
     assert page.locator("section.version svg.graph g.step").count() >= entry["versions"] * 2
@@ -163,22 +183,22 @@ def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str
     page.close()
 
 
-def test_no_secret_value_reaches_any_page(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+def test_no_secret_value_reaches_any_page(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
     seen = []
     for path in ["/", "/a/archive/diff", "/a/archive/deleted",
-                 *(f"/a/archive/flow/{fid}" for fid in manifest(reviewed["archive"])["flows"])]:
+                 *(f"/a/archive/flow/{fid}" for fid in manifest(reviewed_once["archive"])["flows"])]:
         page.goto(ui + path)
         seen.append(page.content())
     html = "\n".join(seen)
-    assert reviewed["secrets"] and not [s for s in reviewed["secrets"] if s in html]
+    assert reviewed_once["secrets"] and not [s for s in reviewed_once["secrets"] if s in html]
     assert "(secret)" in html
     page.close()
 
 
-def test_a_hostile_flow_name_renders_as_text(browser: Any, ui: str, reviewed: dict[str, Any]) -> None:
+def test_a_hostile_flow_name_renders_as_text(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
-    for path in ("/", f"/a/archive/flow/{reviewed['hostile']}", "/a/archive/diff"):
+    for path in ("/", f"/a/archive/flow/{reviewed_once['hostile']}", "/a/archive/diff"):
         page.goto(ui + path)
         assert page.evaluate("window.__pwned") is None
         assert page.locator("main img, main script").count() == 0
@@ -213,14 +233,14 @@ def test_a_damaged_archive_is_a_500_in_one_line_not_a_404(server: Any, config: P
     assert missing.status_code == 404 and str(tmp_path) not in missing.text
 
 
-def test_diff_as_one_self_contained_html_page(reviewed: dict[str, Any]) -> None:
-    out = flowvault("diff", "--archive", reviewed["archive"], "HEAD~1", "HEAD", "--format", "html")
+def test_diff_as_one_self_contained_html_page(reviewed_once: dict[str, Any]) -> None:
+    out = flowvault("diff", "--archive", reviewed_once["archive"], "HEAD~1", "HEAD", "--format", "html")
     assert out.returncode == 0, out.stderr
     html = out.stdout
     assert html.startswith("<!doctype html>") and "<header>" not in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing from the internet
-    assert f'data-step-id="{reviewed["step_id"]}" data-status="changed"' in html
-    assert not [s for s in reviewed["secrets"] if s in html]
+    assert f'data-step-id="{reviewed_once["step_id"]}" data-status="changed"' in html
+    assert not [s for s in reviewed_once["secrets"] if s in html]
     assert HOSTILE not in html and "&lt;script&gt;" in html
 
 
@@ -259,7 +279,7 @@ def test_one_ui_for_a_root_of_profile_archives(server: Any, config: Path, tmp_pa
         assert httpx.get(f"{url}/a/company-c/diff").status_code == 404
 
 
-def test_ui_refuses_what_it_cannot_serve_in_one_line(reviewed: dict[str, Any], tmp_path: Path) -> None:
+def test_ui_refuses_what_it_cannot_serve_in_one_line(reviewed_once: dict[str, Any], tmp_path: Path) -> None:
     not_archive = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(not_archive)], check=True)
     for args, needle in ((["--archive", str(not_archive)], "without manifest.json"),
@@ -267,9 +287,9 @@ def test_ui_refuses_what_it_cannot_serve_in_one_line(reviewed: dict[str, Any], t
         out = flowvault("ui", *args, "--port", "0")
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
-    with started(reviewed["archive"]) as url:
+    with started(reviewed_once["archive"]) as url:
         port = url.rsplit(":", 1)[1]
-        taken = flowvault("ui", "--archive", reviewed["archive"], "--port", port)
+        taken = flowvault("ui", "--archive", reviewed_once["archive"], "--port", port)
         assert taken.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
 
 
