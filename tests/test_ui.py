@@ -242,6 +242,9 @@ def test_diff_as_one_self_contained_html_page(reviewed_once: dict[str, Any]) -> 
     assert f'data-step-id="{reviewed_once["step_id"]}" data-status="changed"' in html
     assert not [s for s in reviewed_once["secrets"] if s in html]
     assert HOSTILE not in html and "&lt;script&gt;" in html
+    title = re.search(r"<title>(.*?)</title>", html)
+    assert title and re.fullmatch(r"archive: [0-9a-f]{10} → [0-9a-f]{10}", title.group(1)), title
+    assert 'rel="icon" href="data:' in html  # no favicon request that answers 404
 
 
 def test_the_overview_shows_the_last_run_from_the_report(browser: Any, server: Any, monkeypatch: Any,

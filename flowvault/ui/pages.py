@@ -247,7 +247,7 @@ def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *
     new = open_snapshot(history, new_rev)
     data = compare(old, new, only)
     return render("diff.html", archive=name, old=_label(old), new=_label(new), d=data, base=base,
-                  standalone=standalone, title=f"diff {name}")
+                  standalone=standalone, title=f"{name}: {_label(old)} → {_label(new)}")
 
 
 def _label(snap: Snapshot | None) -> str:
