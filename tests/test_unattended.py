@@ -101,7 +101,7 @@ def test_report_and_heartbeat_on_success_and_partial_failure(server: Any, tmp_pa
     assert pings.hits[-1][:2] == ("POST", "/ping/abc/fail") and "partial (exit 3)" in pings.hits[-1][2]
     page = (tmp_path / "report.html").read_text()  # the night's commit as a page, beside the report
     changed = sorted(server.sim.company(0).flows)[1]
-    assert "0 to add, 1 to change, 0 to remove" in page and f'data-flow="{changed}"' in page
+    assert "0 added, 1 changed, 0 removed" in page and f'data-flow="{changed}"' in page
 
 
 def test_unreachable_heartbeat_is_a_warning_not_a_failure(server: Any, config: Path, tmp_path: Path,
