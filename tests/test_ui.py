@@ -354,11 +354,16 @@ def test_the_demo_tour_ends_with_the_deleted_flow_restored_by_the_command_the_ui
             page.close()
             command = copied_command(browser, found.group(0), gone)
             ui.terminate()
+        def listed() -> dict[Any, str]:
+            reply = httpx.get(f"{url.group(1)}/api/v1/flows", params={"per_page": 100},
+                              headers={"Authorization": env["FLOWVAULT_DEMO_KEY_A"]}).json()["data"]
+            return {f["id"]: f["name"] for f in reply}
+
+        before = listed()
         done = run_as_printed(command, env)
         assert done.returncode == 0, done.stdout + done.stderr
-        listed = httpx.get(f"{url.group(1)}/api/v1/flows", params={"per_page": 100},
-                           headers={"Authorization": env["FLOWVAULT_DEMO_KEY_A"]}).json()["data"]
-        assert deleted.group(1) in [f["name"] for f in listed]
+        back = [name for fid, name in listed().items() if fid not in before]
+        assert len(back) == 1 and back[0].startswith(deleted.group(1)), back  # the deleted flow, back
         proc.send_signal(2)
         assert proc.wait(timeout=30) == 0
 
