@@ -266,7 +266,8 @@ def deleted(archive_dir: Path) -> None:
 
     rows = deleted_flows(archive_dir)
     for d in rows:
-        click.echo(f"#{d.flow_id}  {d.name}  last in {d.last_commit.sha[:10]} ({d.last_commit.date})")
+        gone = f", deleted in {d.deleted_in.sha[:10]} ({d.deleted_in.date})" if d.deleted_in else ""
+        click.echo(f"#{d.flow_id}  {d.name}  last in {d.last_commit.sha[:10]} ({d.last_commit.date}){gone}")
     if not rows:
         click.echo("no deleted flows")
 

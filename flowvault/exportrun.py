@@ -157,8 +157,8 @@ def secret_policy(profile: Profile, history: History, keep: bool) -> Secrets:
     if profile.secrets_recipient:
         from .crypto import Sealer
 
-        return Secrets("encrypt", allow, Sealer(profile.secrets_recipient, history.root, history.state("fingerprint key")).seal,
-                       profile.secrets_recipient.strip())
+        sealer = Sealer(profile.secrets_recipient, history.root, history.state("fingerprint key"))
+        return Secrets("encrypt", allow, sealer.seal, profile.secrets_recipient.strip())
     return Secrets("redact", allow)
 
 

@@ -41,10 +41,12 @@ class Deleted:
     flow_id: str
     name: str
     last_commit: Commit
+    deleted_in: Commit | None = None  # the first commit without it (the export that saw it gone)
 
 
 def deleted(history: History) -> list[Deleted]:
-    """Flows present in some commit but not at HEAD, each with the newest commit that had it."""
+    """Flows present in some commit but not at HEAD, each with the newest commit that had it and
+    the commit that removed it."""
     head = history.head()
     if head is None:
         return []
@@ -53,10 +55,12 @@ def deleted(history: History) -> list[Deleted]:
         raise ArchiveError(f"{history.root}: HEAD has no {MANIFEST} (not a flowvault archive?)")
     current = parse_manifest(raw, f"{history.root}@{head[:10]}:{MANIFEST}")["flows"]
     found: dict[str, Deleted] = {}
+    newer: Commit | None = None  # manifests come newest first: a removal changed the manifest
     for commit, flows in manifests(history):
         for fid, entry in flows.items():
             if fid not in current and fid not in found:
-                found[fid] = Deleted(fid, str(entry.get("name")), commit)
+                found[fid] = Deleted(fid, str(entry.get("name")), commit, newer)
+        newer = commit
     return sorted(found.values(), key=lambda d: d.last_commit.date, reverse=True)
 
 

@@ -112,7 +112,8 @@ def ui(reviewed_once: dict[str, Any]) -> Iterator[str]:
         yield url
 
 
-def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
+def test_the_diff_page_marks_the_changed_step_in_the_graph(browser: Any, ui: str,
+                                                           reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
     page.goto(f"{ui}/a/archive/diff")
     assert page.locator(".plan").inner_text() == "0 added, 2 changed, 1 removed"  # history, not a plan
@@ -170,7 +171,8 @@ def test_the_restore_command_of_a_deleted_flow_runs_as_printed(browser: Any, ser
     assert len(back) == 1 and back[0].startswith(reviewed["gone_name"]), back  # renamed if its name is taken
 
 
-def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str, reviewed_once: dict[str, Any]) -> None:
+def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str,
+                                                           reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
     page.goto(f"{ui}/")
     entry = manifest(reviewed_once["archive"])["flows"][str(reviewed_once["edited"])]
@@ -431,3 +433,26 @@ def test_the_overviews_last_run_is_the_last_export_not_an_import(server: Any, co
     assert f"(#{victim})" in page and export_commit.date in page
     assert re.search(rf'<tr class="commit-import">.*?{import_commit.sha[:10]}', page, re.S)
     assert f"/a/archive/commit/{export_commit.sha}\">what changed in the last export" in page
+
+
+def test_a_deleted_flow_can_be_opened_and_says_when_it_was_deleted(reviewed_once: dict[str, Any]) -> None:
+    import html as html_lib
+
+    import httpx
+
+    from .conftest import git
+
+    archive = reviewed_once["archive"]
+    head = git(archive, "rev-parse", "HEAD").strip()
+    with started(archive) as url:
+        page = httpx.get(f"{url}/a/archive/deleted").text
+        row = re.search(rf'<tr data-flow="{reviewed_once["gone"]}">(.*?)</tr>', page, re.S)
+        assert row, page
+        when = re.search(r'class="deleted-in">(.*?)</td>', row.group(1), re.S)
+        assert when and head[:10] in when.group(1)
+        link = re.search(r'class="last-content" href="([^"]+)"', row.group(1))
+        assert link
+        opened = httpx.get(url + html_lib.unescape(link.group(1)))
+    assert opened.status_code == 200 and reviewed_once["gone_name"][:40] in html_lib.unescape(opened.text)
+    listed = flowvault("deleted", "--archive", archive)
+    assert f"deleted in {head[:10]}" in listed.stdout

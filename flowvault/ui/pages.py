@@ -309,6 +309,7 @@ def deleted_page(name: str, root: Path, base: str = "", config: Path = Path("flo
     for d in deleted(history):
         encrypted = open_snapshot(history, d.last_commit.sha).manifest.get("secrets") == "encrypted"
         rows.append({"id": d.flow_id, "name": d.name, "commit": d.last_commit, "encrypted": encrypted,
+                     "deleted_in": d.deleted_in,
                      "command": restore_command(config, profile, root, d.flow_id, d.last_commit.sha, encrypted,
                                                 d.name in names)})
     return render("deleted.html", archive=name, rows=rows, base=base, title=f"deleted flows — {name}",
