@@ -64,7 +64,7 @@ class ExportResult:
     requests: int = 0
     retries: int = 0
     seconds: float = 0.0
-    full: str | None = None  # why every flow was fetched (None: only what changed, plus a sample)
+    full_because: str | None = None  # why every flow was fetched (None: only what changed, plus a sample)
     fetched: int = 0  # flows fetched from the API (the sample included)
     unchanged: int = 0  # flows the listing showed unchanged, kept as archived without a fetch
     sampled: int = 0  # unchanged flows fetched anyway to check that the listing tells the truth
@@ -102,10 +102,10 @@ class ExportResult:
 @dataclass
 class Incremental:
     """What the last run saw (flow ID → listing fingerprint) and how much of the unchanged
-    flows to re-fetch as a check. ``full``: why this run fetches everything (None: it need not)."""
+    flows to re-fetch as a check. ``full_because``: why this run fetches everything (None: it need not)."""
 
     known: dict[str, str] = field(default_factory=dict)
-    full: str | None = "first run"
+    full_because: str | None = "first run"
     sample_rate: float = 0.02
     last_full: str | None = None  # when the last full run was (ISO), carried over by incremental runs
 
@@ -130,7 +130,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     provider = provider or PATCHWORKS
     policy = secrets or Secrets()
     inc = incremental or Incremental()
-    result = ExportResult(profile=profile, full=inc.full)
+    result = ExportResult(profile=profile, full_because=inc.full_because)
     started = time.monotonic()
     old = archive.read_manifest()["flows"]
     new_entries: dict[str, dict[str, Any]] = {}
@@ -169,8 +169,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                         continue
                     matched.update(named)
                     digest = provider.fingerprint(item, policy.allow)
-                    if digest and not named and inc.full is None and inc.known.get(fid) == digest and fid in old:
-                        deferred.append((fid, orjson.dumps(item), digest))  # the listing saw no edit since the last run
+                    unchanged = inc.known.get(fid) == digest and fid in old  # no edit since the last run
+                    if digest and unchanged and not named and inc.full_because is None:
+                        deferred.append((fid, orjson.dumps(item), digest))
                         continue
                     await send.send((item, digest, False))
 
@@ -246,9 +247,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             sample, deferred = deferred[:size], deferred[size:]
             await pump(feed, sample, True)
             if result.stamps_lied:
-                result.full = (f"the listing showed {len(result.stamps_lied)} sampled flow(s) unchanged that had "
-                               f"changed ({result.stamps_lied[0]}): its update stamps cannot be trusted")
-                rep.event("warning", message=f"{result.full}; fetching every flow")
+                result.full_because = (f"the listing showed {len(result.stamps_lied)} sampled flow(s) unchanged that "
+                                       f"had changed ({result.stamps_lied[0]}): its update stamps cannot be trusted")
+                rep.event("warning", message=f"{result.full_because}; fetching every flow")
                 await pump(feed, deferred, False)
                 deferred = []
         for fid, _, digest in deferred:  # kept as archived: no need to decode their listing entries

@@ -45,7 +45,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
             check_source(history.root, profile)
         policy = secret_policy(profile, history, keep_secrets)
         incremental = fetch_plan(history, profile, policy, full)
-        damage = history.check_head(thorough=incremental.full is not None)  # a full run checks every object
+        damage = history.check_head(thorough=incremental.full_because is not None)  # a full run checks every object
         if damage:
             raise ArchiveError(f"archive damaged, nothing exported: {damage[0]}"
                                + (f" (+{len(damage) - 1} more)" if len(damage) > 1 else "")
@@ -131,7 +131,7 @@ def fetch_plan(history: History, profile: Profile, policy: Secrets, full: bool) 
                 f"the last full run was {age:.1f} days ago (full_every_days = {profile.full_every_days:g})"
     if full:
         why = "--full"
-    return Incremental(known=known, full=why, sample_rate=rate, last_full=last_full)
+    return Incremental(known=known, full_because=why, sample_rate=rate, last_full=last_full)
 
 
 def save_fetch_state(history: History, profile: Profile, policy: Secrets, result: ExportResult,
@@ -139,7 +139,7 @@ def save_fetch_state(history: History, profile: Profile, policy: Secrets, result
     """Remember this run's fingerprints for the next one (after the commit they describe).
     A run of selected flows (``--flow``) or one with failures does not count as a full run."""
     last_full = incremental.last_full
-    if result.full and not selected and not result.failed and result.complete:
+    if result.full_because and not selected and not result.failed and result.complete:
         last_full = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     # a failed flow has no fingerprint here: the next run fetches it again
     marks = {**incremental.known, **result.fingerprints} if selected else result.fingerprints
@@ -174,11 +174,11 @@ def report_export(rep: Reporter, r: ExportResult) -> None:
     c = r.changes
     ok = not r.failed and r.complete
     notes = {} if r.commit else {"commit": "none (nothing changed)"}
-    if not r.full:
+    if not r.full_because:
         notes["full_run"] = "no: only what the listing shows changed, and a sample of the rest"
     rep.summary(f"export {r.profile}: " + ("complete" if ok else "PARTIAL"), ok, {
         "flows_listed": r.listed, "flows_exported": r.exported, "versions": r.versions,
-        "full_run": r.full, "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled,
+        "full_run": r.full_because, "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled,
         "added": len(c.added), "changed": len(c.changed), "removed": len(c.removed), "failed": len(r.failed),
         "secrets_flagged": r.secrets.flagged, "secrets_by_name": r.secrets.by_name,
         "files_written": c.files_written, "requests": r.requests, "retries": r.retries,

@@ -35,7 +35,7 @@ class Outcome:
         out["status"] = "ok" if self.exit_code == 0 else ("partial" if self.exit_code == EXIT_PARTIAL else "error")
         if r is not None:
             c = r.changes
-            out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "full_run": r.full,
+            out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "full_run": r.full_because,
                     "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled, "added": c.added,
                     "changed": c.changed, "removed": c.removed, "failed": r.failed, "warnings": r.warnings,
                     "requests": r.requests, "retries": r.retries, "commit": r.commit}

@@ -221,7 +221,7 @@ def test_nightly_runs_in_every_dialect_and_flag_spelling(make_server: Any, tmp_p
     company.versions[vid]["steps"][0]["name"] = "edited tonight"
     state.touch(company, vid)
     night = run_export(prof, archive)
-    assert night.full is None and night.changes.changed == [f"{company.flows[fid]['name']} (#{fid})"]
+    assert night.full_because is None and night.changes.changed == [f"{company.flows[fid]['name']} (#{fid})"]
     saved = orjson.loads((archive / "flows" / manifest(archive)["flows"][str(fid)]["folder"] / "versions"
                           / f"{vid}.json").read_bytes())
     assert saved["steps"][0]["name"] == "edited tonight"
@@ -249,6 +249,6 @@ def test_relations_in_every_shape_a_listing_may_use(make_server: Any, tmp_path: 
     assert [g["name"] for g in saved] == [g["name"] for g in company.flows[fid]["_notification_groups"]]
     hook = server.sim.state.create_relation(company, fid, "webhooks", {"status": "inactive"})
     night = run_export(prof, archive)
-    assert night.full is None and night.fetched == 2  # the edited flow and the sample
+    assert night.full_because is None and night.fetched == 2  # the edited flow and the sample
     out = cli(CliRunner(), "diff", "--archive", archive, "HEAD~1", "HEAD").output
     assert f"(#{fid})" in out and f"webhooks: added '{hook['url']}'" in out

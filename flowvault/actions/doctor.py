@@ -206,7 +206,7 @@ def check_next_export(path: Path, config: Config) -> list[Check]:
     except (FlowvaultError, OSError):
         return []  # check_archive has said what is wrong with it
     what = f"archive {path}: next export"
-    if plan.full:
-        return [Check(True, what, f"every flow ({plan.full})")]
+    if plan.full_because:
+        return [Check(True, what, f"every flow ({plan.full_because})")]
     return [Check(True, what, f"only what the listing shows changed, and a {profile.sample_percent:g} % sample "
                               f"({len(plan.known)} flows known; last full run {plan.last_full})")]
