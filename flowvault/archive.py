@@ -324,15 +324,15 @@ class Snapshot:
             raise ArchiveError(f"{self.where}: flow {fid}: export.json has no 'flow' object")
         return export
 
-    def checked_settings(self, fid: str) -> dict[str, Any]:
-        """A flow's settings, with every file of the flow checked (sha256, JSON, shape) now
-        rather than mid-import."""
+    def checked(self, fid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A flow's settings and export document, with every file of the flow checked (sha256,
+        JSON, shape) now rather than mid-import."""
         entry = self.flows[fid]
-        self.export_doc(fid)
+        export = self.export_doc(fid)
         for rel in sorted(entry["files"]):
             if rel.startswith("versions/"):
                 self._file(fid, rel)
         settings = self._file(fid, "flow.json")
         if not isinstance(settings, dict):
             raise ArchiveError(f"{self.where}: flow {fid}: flow.json is not an object")
-        return settings
+        return settings, export

@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from .plan import (
 )
 from .pool import for_each
 from .providers import Provider
-from .references import Rules, hidden_keys, remap_step, steps_of
+from .references import Rules, hidden_keys, steps_of
 
 IMPORTS_DIR = "imports"
 
@@ -70,6 +70,18 @@ class ImportResult:
         if self.dry_run:
             return not any(p.blocked for p in self.plans)
         return not self.failed and not self.conflicts
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A flow created (or adopted) and finished in the target: what its proof and its deferred
+    references need."""
+
+    plan: FlowPlan
+    job: CreateJob
+    target_id: int | str
+    info: Any  # the provider's (step IDs for deferred references)
+    secrets: dict[str, str]  # the values it was sent with (a replaced flow's live ones included)
 
 
 class Ledger:
@@ -135,8 +147,7 @@ def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | N
               opener: Opener | None = None) -> ArchivedFlow:
     """One archived flow as a planning value: its files checked, its references found, and the
     keys of hidden secret values that need a value (redacted, or encrypted and not openable)."""
-    settings = snapshot.checked_settings(fid)
-    export = snapshot.export_doc(fid)
+    settings, export = snapshot.checked(fid)
     entry = snapshot.flows[fid]
     name = str(entry.get("name", ""))
     refs, unclassified, kept = provider.refs(export, fid, name, rules or {})
@@ -172,10 +183,6 @@ class Importer:
         self.resolver = Resolver({}, {}, {})
         self.same_company = same_company
         self.opener = opener
-        self.info: dict[str, Any] = {}  # source flow → the provider's info (for deferred patches)
-        # source flow → (name, target, secrets when not the run's): enough to rebuild its job for the
-        # deferred patches and the proof, without holding 20,000 export documents in memory
-        self.done: dict[str, tuple[str, int | str, dict[str, str] | None]] = {}
         self._locks: dict[str, anyio.Lock] = defaultdict(anyio.Lock)
 
     # -- planning --------------------------------------------------------------------
@@ -208,16 +215,14 @@ class Importer:
         for tid, name in sorted(self.names.items(), key=lambda kv: id_key(kv[0])):
             if tid not in own:  # a flow flowvault created is never a name conflict
                 names.setdefault(self.provider.name_key(name), []).append(id_value(tid))
-        for fid in order:
-            flow = flows[fid]
-            result.plans.append(plan_flow(
-                flow, self.resolver, done=done, target_names=names, in_run=in_run, cycle_edges=cycles,
-                on_conflict=self.on_conflict, secrets=self.secrets, name_problem=self.provider.name_problem(flow.name),
-                name_key=self.provider.name_key))
-        refuse_shared_targets(result.plans)
-        replacing = [p for p in result.plans if p.action == "replace"]
-        if replacing:
-            self._refuse_replacing_referenced(replacing, flows, in_run)
+        plans = [plan_flow(flows[fid], self.resolver, done=done, target_names=names, in_run=in_run,
+                           cycle_edges=cycles, on_conflict=self.on_conflict, secrets=self.secrets,
+                           name_problem=self.provider.name_problem(flows[fid].name), name_key=self.provider.name_key)
+                 for fid in order]
+        plans = refuse_shared_targets(plans)
+        if any(p.action == "replace" for p in plans):
+            plans = self._refuse_replacing_referenced(plans, flows, in_run)
+        result.plans = plans
 
     def _refuse_closed_secrets(self, flows: list[ArchivedFlow]) -> None:
         """An encrypted archive is never imported with its secret values silently empty: without an
@@ -237,23 +242,35 @@ class Importer:
                          "--allow-missing-secrets to import them empty on purpose")
 
     def _refuse_replacing_referenced(self, plans: list[FlowPlan], flows: dict[str, ArchivedFlow],
-                                     in_run: set[str]) -> None:
+                                     in_run: set[str]) -> list[FlowPlan]:
         """Replacing a flow gives it a new ID: a flow flowvault knows of that calls it and is not
         part of this run would be left pointing at a deleted flow. Refuse, naming them. Known:
-        into the same company, every archived flow; into another, those in the ID map."""
+        into the same company, every archived flow; into another, those in the ID map. Only the
+        flows whose document holds an ID that resolves to a replaced flow are loaded."""
+        targets = {str(p.target_id) for p in plans if p.action == "replace"}
+        aliases = targets | {str(src) for src, tgt in self.mapping.ids.get("flow", {}).items() if str(tgt) in targets} \
+            | {src for src, tgt in self.resolver.imported_flows.items() if str(tgt) in targets}
+        held = re.compile(rb"(?<![0-9A-Za-z-])(?:" + b"|".join(re.escape(a.encode()) for a in sorted(aliases))
+                          + rb")(?![0-9A-Za-z-])")
         known = self.snapshot.flows if self.same_company else \
             [fid for fid in self.ledger.flows if fid in self.snapshot.flows]
         others = [flows.get(fid) or load_flow(self.snapshot, self.provider, fid, self.mapping.rules)
-                  for fid in known if fid not in in_run]
+                  for fid in known if fid not in in_run
+                  and (fid in flows or held.search(self.snapshot.raw(fid, "export.json")))]
+        refused: dict[str, str] = {}
         for plan in plans:
+            if plan.action != "replace":
+                continue
             target = str(plan.target_id)
             callers = [f.label for f in others
                        if any(r.rtype == "flow" and str(self.resolver.resolve(r)) == target for r in f.refs)]
             if callers:
-                plan.action = "conflict"
-                plan.reason = (f"replacing #{target} would leave flows that call it pointing at a deleted flow: "
-                               + ", ".join(callers[:5]) + (f" (+{len(callers) - 5} more)" if len(callers) > 5 else "")
-                               + "; import them in the same run (--flow) or use --on-conflict rename")
+                refused[plan.flow.flow_id] = (
+                    f"replacing #{target} would leave flows that call it pointing at a deleted flow: "
+                    + ", ".join(callers[:5]) + (f" (+{len(callers) - 5} more)" if len(callers) > 5 else "")
+                    + "; import them in the same run (--flow) or use --on-conflict rename")
+        return [replace(p, action="conflict", reason=refused[p.flow.flow_id]) if p.flow.flow_id in refused else p
+                for p in plans]
 
     def _adopt(self, *, write: bool) -> None:
         """A flow whose create was started but not recorded (killed mid-request): adopt the
@@ -275,93 +292,118 @@ class Importer:
     # -- running -----------------------------------------------------------------------
 
     async def run(self, result: ImportResult) -> None:
+        """Create the planned flows wave by wave. What the run learns (the target ID of each flow it
+        creates) is a new map after each wave, handed to the next; each flow is proven by reading it
+        back as soon as it is finished, a flow with deferred references once they are set."""
         plans = {p.flow.flow_id: p for p in result.plans}
+        created: dict[str, int | str] = {}  # source flow → target ID, of this run
+        pending: list[Finished] = []  # flows with deferred references, to set when every flow exists
         self.rep.start(len(plans), f"import into {result.target}")
-
-        async def one(plan: FlowPlan) -> None:
-            await self._one(plan, result)
-            self.rep.advance()
-
         try:
             for wave in waves(plans):
+                learned: dict[str, int | str] = {}
+
+                async def one(plan: FlowPlan, known: dict[str, int | str] = created,
+                              learned: dict[str, int | str] = learned) -> None:
+                    finished = await self._one(plan, result, known)
+                    self.rep.advance()
+                    if finished is None:
+                        return
+                    learned[plan.flow.flow_id] = finished.target_id
+                    if plan.deferred:
+                        pending.append(finished)
+                    else:
+                        await self._prove(finished, result)
+
                 await for_each(wave, one, self.workers)
+                created = {**created, **learned}
         finally:
             self.rep.stop()
-        for plan in plans.values():
-            for ref in plan.deferred:
-                await self._patch(plan, ref, result)
-        await self._verify(result)
+        for finished in sorted(pending, key=lambda f: id_key(f.plan.flow.flow_id)):
+            await self._settle(finished, created, result)
 
-    def _job(self, plan: FlowPlan, name: str, pre: tuple[int | str, ...] = (),
-             secrets: dict[str, str] | None = None) -> CreateJob:
-        names = {(r.rtype, r.source_id): r.source_name for r in plan.flow.refs}
+    def _job(self, plan: FlowPlan, name: str, created: dict[str, int | str], pre: tuple[int | str, ...] = (),
+             secrets: dict[str, str] | None = None) -> tuple[CreateJob, dict[str, str]]:
+        """The create job: the export document read (the second and last time this run), and the
+        document to send resolved from the plan's resolutions and ``created``."""
+        secrets = self.secrets if secrets is None else secrets
+        export = self.snapshot.export_doc(plan.flow.flow_id)
+        doc = self._document(plan, export, name, created, plan.deferred, secrets)
+        return CreateJob(plan.flow, export, doc, name, self.enable, pre, plan.deferred), secrets
+
+    def _document(self, plan: FlowPlan, export: dict[str, Any], name: str, created: dict[str, int | str],
+                  deferred: tuple[Ref, ...], secrets: dict[str, str]) -> dict[str, Any]:
+        table = dict(plan.resolved)
 
         def resolve(rtype: str, rid: int) -> int | str:
-            hit = self.resolver.resolve(Ref("", "", 0, 0, "", "", rtype, rid, names.get((rtype, rid))))
+            hit = table.get((rtype, rid))
+            if hit is None and rtype == "flow":
+                hit = created.get(str(rid))
             if hit is None:
                 raise PartialFailure(f"{rtype} {rid} could not be resolved (a referenced flow failed to import?)")
             return hit
 
-        return CreateJob(plan, self.snapshot.export_doc(plan.flow.flow_id), name, resolve,
-                         self.secrets if secrets is None else secrets,
-                         self.enable, pre, dict(self.mapping.rules), self.opener.open if self.opener else None)
+        return self.provider.document(export, resolve, deferred, secrets, name=name, rules=self.mapping.rules,
+                                      open_sealed=self.opener.open if self.opener else None)
 
-    async def _one(self, plan: FlowPlan, result: ImportResult) -> None:
+    async def _one(self, plan: FlowPlan, result: ImportResult, created: dict[str, int | str]) -> Finished | None:
         src = plan.flow.flow_id
         entry = self.ledger.flows.get(src)
         resuming = bool(entry and not entry.get("complete") and str(entry.get("target_id")) in self.names)
         if plan.action == "skip":
             result.skipped.append(plan.label)
-            return
+            return None
         if plan.action == "invalid":
             self._fail(plan, result, plan.reason)
-            return
+            return None
         if plan.action == "conflict" and not resuming:
             result.conflicts.append(f"{plan.label}: {plan.reason}; use --on-conflict rename|replace")
             self.rep.event("flow_conflict", flow_id=src, message=result.conflicts[-1])
-            return
+            return None
         if plan.unresolved:
             self._fail(plan, result, "; ".join(plan.unresolved_why[:3])
                        + (f" (+{len(plan.unresolved) - 3} more)" if len(plan.unresolved) > 3 else ""))
-            return
+            return None
         if plan.unclassified:
             fields = ", ".join(f"'{fld}' ({n} step(s), e.g. {sample[0]})" for fld, n, sample
                                in field_summary(plan.unclassified))
             self._fail(plan, result, f"refused: unclassified reference field(s) {fields}; say what they are in the "
                                      "map file's [references] (a resource type, \"none\" or \"keep\")")
-            return
+            return None
+        missing = plan.missing_secrets
         try:
             if resuming:
                 assert entry is not None  # created before a kill: finish it
-                target_id, job, info = id_value(entry["target_id"]), self._job(plan, str(entry["name"])), None
+                target_id, info = id_value(entry["target_id"]), None
+                job, secrets = self._job(plan, str(entry["name"]), created)
             else:
-                target_id, job, info = await self._create(plan)
-            notes, self.info[src] = await self.provider.finish(self.api, job, target_id, info)
+                target_id, job, secrets, info = await self._create(plan, created)
+                missing = tuple(k for k in missing if k not in secrets)
+            notes, info = await self.provider.finish(self.api, job, target_id, info)
         except FlowvaultError as e:
             self._fail(plan, result, str(e))
-            return
+            return None
         self.ledger.log("done", src, target_id=target_id, name=job.name)
-        self.resolver.imported_flows[src] = target_id
-        self.done[src] = (job.name, target_id, None if job.secrets is self.secrets else job.secrets)
         result.imported.append(plan.label)
         result.left_disabled += notes
-        if plan.missing_secrets:
-            result.missing_secrets.append(f"{plan.label}: {', '.join(plan.missing_secrets)}")
-            result.empty_secrets += len(plan.missing_secrets)
-        refused = self.info[src].get("setup") or [] if isinstance(self.info[src], dict) else []
+        if missing:
+            result.missing_secrets.append(f"{plan.label}: {', '.join(missing)}")
+            result.empty_secrets += len(missing)
+        refused = info.get("setup") or [] if isinstance(info, dict) else []
         result.setup += [f"{plan.label}: {item}" for item in setup_required(job.export)
                          + self.provider.checklist(plan.flow.settings) + list(refused)]
         result.accepted += [f"{plan.label}: {r.field} = {r.source_id} ({r.where})" for r in plan.flow.kept]
         self.rep.event("flow_imported", flow_id=src, name=job.name, target_id=target_id)
+        return Finished(plan, job, target_id, info, secrets)
 
-    async def _create(self, plan: FlowPlan) -> tuple[int | str, CreateJob, Any]:
+    async def _create(self, plan: FlowPlan, created: dict[str, int | str]
+                      ) -> tuple[int | str, CreateJob, dict[str, str], Any]:
         key = self.provider.name_key
         secrets = self.secrets
         if plan.action == "replace" and plan.target_id is not None:
             if plan.missing_secrets:  # never blank a live secret: the flow being replaced has its value
                 live = await self.provider.live_secrets(self.api, plan.target_id)
                 secrets = {**{k: v for k, v in live.items() if k in plan.missing_secrets}, **secrets}
-                plan.missing_secrets = [k for k in plan.missing_secrets if k not in secrets]
             await self.provider.delete(self.api, plan.target_id)
             self.names.pop(str(plan.target_id), None)
         async with self._locks[key(plan.flow.name)]:  # one create per name at a time: `pre` stays true
@@ -369,59 +411,52 @@ class Importer:
             if plan.action == "rename":
                 name = unique_name(name, {key(n) for n in self.names.values()}, self.provider.renamed, key)
             pre = tuple(id_value(t) for t, n in sorted(self.names.items()) if key(n) == key(name))
-            job = self._job(plan, name, pre, secrets)
+            job, secrets = self._job(plan, name, created, pre, secrets)
             self.ledger.log("start", plan.flow.flow_id, name=name, pre=list(pre))
-            created = await self.provider.create(self.api, job)
-            self.ledger.log("created", plan.flow.flow_id, target_id=created.target_id, name=name, **created.ledger)
-            self.names[str(created.target_id)] = name
-        return created.target_id, job, created.info
+            made = await self.provider.create(self.api, job)
+            self.ledger.log("created", plan.flow.flow_id, target_id=made.target_id, name=name, **made.ledger)
+            self.names[str(made.target_id)] = name
+        return made.target_id, job, secrets, made.info
 
-    async def _patch(self, plan: FlowPlan, ref: Ref, result: ImportResult) -> None:
-        """Set a reference deferred to break a cycle, now that the referenced flow exists."""
-        src = plan.flow.flow_id
-        if plan.label in result.failed or src not in self.done:
-            return
-        job = self._rebuilt(plan)
-        step = next((st for it, j, st in steps_of(job.export) if (it, j) == (ref.iteration, ref.step_index)), None)
-        key = re.match(r"[^.\[]+", ref.field)
+    async def _settle(self, finished: Finished, created: dict[str, int | str], result: ImportResult) -> None:
+        """Set a flow's deferred (cycle-closing) references now that every flow of the run exists,
+        then prove it: the document it must now read back as is the one with them set."""
+        plan, job = finished.plan, finished.job
         try:
-            if step is None or key is None:
-                raise PartialFailure("the step is not in the archived document")
-            new = remap_step(step, ref.iteration, ref.step_index, job.resolve, set(), job.rules)
-            ok = await self.provider.patch_ref(self.api, self.info.get(src), ref, {key.group(): new[key.group()]})
+            doc = self._document(plan, job.export, job.name, created, (), finished.secrets)
         except FlowvaultError as e:
-            ok, why = False, str(e)
-        else:
-            why = f"flow reference {ref.source_id} could not be set"
-        if not ok:
-            self._fail(plan, result, f"version {ref.iteration} step '{ref.step_name}': {why}")
-
-    async def _verify(self, result: ImportResult) -> None:
-        """Proof after import: read each flow of this run back and compare it with what was sent."""
-        plans = {p.flow.flow_id: p for p in result.plans}
-
-        async def check(src: str) -> None:
-            plan = plans[src]
-            if plan.label in result.failed:
-                return
-            job, target_id = self._rebuilt(plan), self.done[src][1]
+            self._fail(plan, result, str(e))
+            return
+        steps = {(it, j): st for it, j, st in steps_of({"flow": doc})}
+        for ref in plan.deferred:
+            step, key = steps.get((ref.iteration, ref.step_index)), re.match(r"[^.\[]+", ref.field)
             try:
-                diffs = await self.provider.verify(self.api, job, target_id)
+                if step is None or key is None:
+                    raise PartialFailure("the step is not in the archived document")
+                ok = await self.provider.patch_ref(self.api, finished.info, ref, {key.group(): step[key.group()]})
             except FlowvaultError as e:
-                diffs = [f"could not be read back ({e})"]
-            if diffs:
-                result.verified_failed += 1
-                more = f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""
-                why = f"imported as #{target_id} but reads back different: {'; '.join(diffs[:3])}{more}"
-                self._fail(plan, result, why)
+                ok, why = False, str(e)
             else:
-                result.verified += 1
+                why = f"flow reference {ref.source_id} could not be set"
+            if not ok:
+                self._fail(plan, result, f"version {ref.iteration} step '{ref.step_name}': {why}")
+                return
+        await self._prove(replace(finished, job=replace(job, doc=doc)), result)
 
-        await for_each(sorted(self.done, key=id_key), check, self.workers)
-
-    def _rebuilt(self, plan: FlowPlan) -> CreateJob:
-        name, _, secrets = self.done[plan.flow.flow_id]
-        return self._job(plan, name, secrets=secrets)
+    async def _prove(self, finished: Finished, result: ImportResult) -> None:
+        """Proof after import: read the flow back and compare it with what was sent."""
+        target_id = finished.target_id
+        try:
+            diffs = await self.provider.verify(self.api, finished.job, target_id)
+        except FlowvaultError as e:
+            diffs = [f"could not be read back ({e})"]
+        if diffs:
+            result.verified_failed += 1
+            more = f" (+{len(diffs) - 3} more)" if len(diffs) > 3 else ""
+            self._fail(finished.plan, result,
+                       f"imported as #{target_id} but reads back different: {'; '.join(diffs[:3])}{more}")
+        else:
+            result.verified += 1
 
     def _fail(self, plan: FlowPlan, result: ImportResult, why: str) -> None:
         if plan.label in result.imported:

@@ -3,7 +3,6 @@ the target's inventory and import plans. No I/O, nothing of flowvault but ``erro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,19 +77,23 @@ class Inventory:
     by_name: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class FlowPlan:
-    """What the import will do with one flow, decided before anything is written."""
+    """What the import will do with one flow, decided before anything is written. A value: a
+    later decision (a refusal) is a new plan (``dataclasses.replace``), never an edit."""
 
     flow: ArchivedFlow
     action: str  # create | skip (already imported) | conflict | replace | rename | invalid
     reason: str = ""
     target_id: int | str | None = None
-    unresolved: list[Ref] = field(default_factory=list)
-    unresolved_why: list[str] = field(default_factory=list)  # one line per unresolved reference
-    deferred: list[Ref] = field(default_factory=list)  # flow refs patched after the referenced flow exists
-    missing_secrets: list[str] = field(default_factory=list)
-    unclassified: list[Ref] = field(default_factory=list)  # refused unless the user classifies them
+    unresolved: tuple[Ref, ...] = ()
+    unresolved_why: tuple[str, ...] = ()  # one line per unresolved reference
+    deferred: tuple[Ref, ...] = ()  # flow refs patched after the referenced flow exists
+    missing_secrets: tuple[str, ...] = ()
+    unclassified: tuple[Ref, ...] = ()  # refused unless the user classifies them
+    #: (type, source ID) → target ID of every reference resolved while planning (flows created in
+    #: this run are not yet known: the run's own map gives them)
+    resolved: tuple[tuple[tuple[str, int], int | str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -105,17 +108,16 @@ class FlowPlan:
 
 @dataclass(frozen=True)
 class CreateJob:
-    """Everything a provider needs to create (or finish) one flow in the target."""
+    """Everything a provider needs to create (or finish) one flow in the target: the document to
+    send already resolved (target IDs, secret values, deferred references empty), nothing to call back."""
 
-    plan: FlowPlan
-    export: dict[str, Any]
+    flow: ArchivedFlow
+    export: dict[str, Any]  # the archived export document, for the parts sent as they are
+    doc: dict[str, Any]  # the flow document to send (and, once deferred references are set, to find)
     name: str
-    resolve: Callable[[str, int], int | str | None]
-    secrets: dict[str, str]
     enable: str  # off | source
     pre: tuple[int | str, ...] = ()  # target flows with this name before the create
-    rules: dict[str, str] = field(default_factory=dict)  # the user's reference rules
-    open_sealed: Callable[[str], str | None] | None = None  # decrypts an encrypted secret value
+    deferred: tuple[Ref, ...] = ()  # references left empty in ``doc``, set by a patch after the create
 
 
 @dataclass

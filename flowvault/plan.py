@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .models import ArchivedFlow, FlowPlan, Ref
 from .references import RESOURCE_TYPES
@@ -14,7 +14,7 @@ from .references import RESOURCE_TYPES
 NameKey = Callable[[str], str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resolver:
     """Source ID → target ID: the map file first, then flows imported (earlier or now), then
     — into the company the archive came from — the same ID (resources, and flows that still
@@ -121,31 +121,38 @@ def plan_flow(flow: ArchivedFlow, resolver: Resolver, *, done: dict[str, int | s
         return FlowPlan(flow, "skip", "already imported", target_id=done[flow.flow_id])
     if name_problem:
         return FlowPlan(flow, "invalid", name_problem)
-    plan = FlowPlan(flow, "create")
+    action, reason, target_id = "create", "", None
     existing = target_names.get(name_key(flow.name), [])
     if existing:
-        plan.action = {"skip": "conflict", "rename": "rename", "replace": "replace"}[on_conflict]
-        plan.target_id = existing[0]
-        plan.reason = f"the target already has a flow named '{flow.name}' (#{existing[0]})"
+        action = {"skip": "conflict", "rename": "rename", "replace": "replace"}[on_conflict]
+        target_id = existing[0]
+        reason = f"the target already has a flow named '{flow.name}' (#{existing[0]})"
         if on_conflict == "replace" and len(existing) > 1:
-            plan.action = "conflict"
-            plan.reason = (f"the target has {len(existing)} flows named '{flow.name}' "
-                           f"({', '.join(f'#{i}' for i in existing)}); not choosing one to replace")
+            action = "conflict"
+            reason = (f"the target has {len(existing)} flows named '{flow.name}' "
+                      f"({', '.join(f'#{i}' for i in existing)}); not choosing one to replace")
+    deferred: list[Ref] = []
+    unresolved: list[Ref] = []
+    resolved: dict[tuple[str, int], int | str] = {}
     for ref in flow.refs:
         if ref.rtype == "flow" and str(ref.source_id) in in_run:
             if (flow.flow_id, str(ref.source_id)) in cycle_edges or str(ref.source_id) == flow.flow_id:
-                plan.deferred.append(ref)
-            continue  # imported earlier in this run (dependency order)
-        if resolver.resolve(ref) is None:
-            plan.unresolved.append(ref)
-            plan.unresolved_why.append(resolver.why(ref))
-    if not resolver.same_company:  # into its own company an ID needs no classifying: it stays right
-        plan.unclassified = list(flow.unclassified)
-    plan.missing_secrets = sorted({k for k in flow.secret_keys if k not in secrets})
-    return plan
+                deferred.append(ref)
+            continue  # imported earlier in this run (dependency order): the run's map resolves it
+        hit = resolver.resolve(ref)
+        if hit is None:
+            unresolved.append(ref)
+        else:
+            resolved[(ref.rtype, ref.source_id)] = hit
+    return FlowPlan(
+        flow, action, reason, target_id, unresolved=tuple(unresolved),
+        unresolved_why=tuple(resolver.why(r) for r in unresolved), deferred=tuple(deferred),
+        missing_secrets=tuple(sorted({k for k in flow.secret_keys if k not in secrets})),
+        # into its own company an ID needs no classifying: it stays right
+        unclassified=() if resolver.same_company else flow.unclassified, resolved=tuple(resolved.items()))
 
 
-def refuse_shared_targets(plans: list[FlowPlan]) -> None:
+def refuse_shared_targets(plans: list[FlowPlan]) -> list[FlowPlan]:
     """``--on-conflict replace`` where several archived flows share the name of one target flow:
     each would replace the same flow (the second finds it deleted). Refuse them all, by name,
     before anything is written — the dry run shows the same."""
@@ -153,14 +160,17 @@ def refuse_shared_targets(plans: list[FlowPlan]) -> None:
     for plan in plans:
         if plan.action == "replace" and plan.target_id is not None:
             by_target.setdefault(str(plan.target_id), []).append(plan)
+    refused: dict[str, str] = {}
     for target, group in by_target.items():
         if len(group) < 2:
             continue
         labels = ", ".join(p.flow.label for p in group[:5]) + (f" (+{len(group) - 5} more)" if len(group) > 5 else "")
         for plan in group:
-            plan.action = "conflict"
-            plan.reason = (f"{len(group)} archived flows would replace the same target flow #{target}: {labels}; "
-                           "not choosing one: import one of them with --flow, or use --on-conflict rename")
+            refused[plan.flow.flow_id] = (
+                f"{len(group)} archived flows would replace the same target flow #{target}: {labels}; "
+                "not choosing one: import one of them with --flow, or use --on-conflict rename")
+    return [replace(p, action="conflict", reason=refused[p.flow.flow_id]) if p.flow.flow_id in refused else p
+            for p in plans]
 
 
 def unique_name(name: str, taken: set[str], renamed: Callable[[str, int], str], name_key: NameKey = str) -> str:

@@ -57,6 +57,6 @@ def test_archived_file_with_any_bytes_is_rejected_or_read(raw: bytes) -> None:
     files = {"manifest.json": manifest, "flows/1-x/export.json": raw, "flows/1-x/flow.json": raw}
     snap = Snapshot(files.get, "archive")
     try:
-        snap.checked_settings("1")
+        snap.checked("1")
     except ArchiveError as e:
         assert "archive" in str(e)

@@ -9,16 +9,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import pytest
 from click.testing import CliRunner
 
+from flowvault.archive import Snapshot
+from flowvault.client import client_for
 from flowvault.exportrun import run_export
+from flowvault.importer import Ledger, import_archive
+from flowvault.models import MapFile
+from flowvault.providers import PATCHWORKS
 from flowvault.canonical import looks_like_credential
 from flowvault.config import load_config
 from flowvault.simulator import DIALECTS, REF_FIELDS, Gate
 
-from .conftest import cli, flowvault_process, interrupt_at_gate, write_config
+from .conftest import cli, flowvault_process, interrupt_at_gate, manifest, write_config
 
 
 def step_refs(sim: Any, company: Any, fid: int) -> list[tuple[str, int]]:
@@ -264,3 +270,51 @@ def test_a_map_file_target_the_company_does_not_have_is_caught_by_the_dry_run(wo
     for result in (dry, real):
         assert f"the map file gives connector {used} = 999999, but the target has no connector 999999" in result.output
     assert not any(rid == 999999 for fid in sim.company(1).flows for _, rid in step_refs(sim, sim.company(1), fid))
+
+
+def test_an_import_reads_each_export_document_at_most_twice_and_a_replace_only_its_callers(world: Any) -> None:
+    """Planning reads a flow's export document once and the create once; the proof and the
+    deferred references use what the create holds. A same-company replace loads (checks, parses,
+    walks) the flows whose document holds the replaced flow's ID, not every archived flow."""
+    server, cfg, archive = world
+    reads: Counter[str] = Counter()
+
+    def counted(path: str) -> bytes | None:
+        reads[path] += 1
+        file = archive / path
+        return file.read_bytes() if file.is_file() else None
+
+    def run(target: str, **options: Any) -> Any:
+        profile = load_config(cfg).profile(target)
+        snapshot = Snapshot(counted, str(archive))
+        ledger = Ledger(archive, archive / ".git" / f"journal-{target}", target, profile.base_url)
+
+        async def go() -> Any:
+            async with client_for(profile) as api:
+                return await import_archive(api, PATCHWORKS, snapshot, ledger, MapFile(), target=target, **options)
+
+        return anyio.run(go)
+
+    sim, a = server.sim, server.sim.company(0)
+    x, y = sorted(a.flows)[:2]
+    for src, dst in ((x, y), (y, x)):  # a cycle: one of its references is set after both exist
+        for vid in sim.state.flow_version_ids(a, src):
+            a.versions[vid]["steps"].append({"id": sim.state.next_id(), "name": f"call {dst}", "type": "flow",
+                                             "position": 99, "config": {}, "target_flow_id": dst})
+    run_export(load_config(cfg).profile("company-a"), archive, full=True)  # stamps untouched: a full run sees it
+    sim.resource_listings = True  # resolved by name: every flow imports
+    result = run("company-b")
+    exports = {p: n for p, n in reads.items() if p.endswith("/export.json")}
+    assert result.ok and result.verified == len(result.imported) == len(manifest(archive)["flows"]), result.failed
+    assert any(p.deferred for p in result.plans)  # a cycle: its deferred references were set and proven too
+    assert len(exports) == len(result.imported) and max(exports.values()) == 2, exports
+
+    called = next(s["target_flow_id"] for fid in sorted(a.flows) for vid in sim.state.flow_version_ids(a, fid)
+                  for s in a.versions[vid]["steps"] if s.get("target_flow_id") and s["target_flow_id"] not in (x, y, fid))
+    callers = {str(fid) for fid in a.flows for vid in sim.state.flow_version_ids(a, fid)
+               for s in a.versions[vid]["steps"] if s.get("target_flow_id") == called}
+    reads.clear()
+    refused = run("company-a", flows=(str(called),), on_conflict="replace", dry_run=True, same_company=True)
+    loaded = {p.split("/")[1].split("-")[0] for p in reads if p.endswith("/flow.json")}  # checked and parsed
+    assert refused.plans[0].action == "conflict" and "pointing at a deleted flow" in refused.plans[0].reason
+    assert loaded == callers | {str(called)}, (loaded, callers)  # the others' bytes scanned for the ID, no more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from flowvault.canonical import REDACTED, Secrets, clean, is_secret
 from flowvault.errors import UsageError
 from flowvault.history import History
 from flowvault.models import ArchivedFlow, Ref
-from flowvault.plan import Resolver, dependency_order, plan_flow, unique_name, waves
+from flowvault.plan import Resolver, dependency_order, plan_flow, refuse_shared_targets, unique_name, waves
 from flowvault.references import remap_flow_doc, scan
 
 
@@ -75,7 +76,19 @@ def test_plan_flow_resolves_by_map_then_unique_name_and_lists_the_rest() -> None
                     by_name={"cache": {"sku lookup": [8501]}, "script": {"dupe": [1, 2]}},
                     secrets={"API_TOKEN": "x"})["1"]
     assert [r.source_id for r in plan.unresolved] == [701]  # a name two resources share is no match
-    assert plan.missing_secrets == ["SFTP_PASSWORD"] and plan.blocked
+    assert plan.missing_secrets == ("SFTP_PASSWORD",) and plan.blocked
+    # resolved once, while planning: the create resolves from this, not by asking again
+    assert dict(plan.resolved) == {("cache", 501): 8501, ("connector", 601): 9601}
+
+
+def test_plans_are_values_a_refusal_is_a_new_plan() -> None:
+    one, two = flow("1", name="Sync"), flow("2", name="Sync")
+    plans = list(plan_all({"1": one, "2": two}, target_names={"Sync": [77]}, on_conflict="replace").values())
+    refused = refuse_shared_targets(plans)
+    assert [p.action for p in plans] == ["replace", "replace"]  # the plans given are untouched
+    assert [p.action for p in refused] == ["conflict", "conflict"] and "#77" in refused[0].reason
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plans[0].action = "create"  # type: ignore[misc]
 
 
 def test_unique_name_skips_taken_names() -> None:

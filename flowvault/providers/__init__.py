@@ -78,6 +78,13 @@ class Provider(Protocol):
         """The target's flows and the resources it exposes by name."""
         ...
 
+    def document(self, export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
+                 deferred: tuple[Ref, ...], secrets: dict[str, str], *, name: str, rules: Rules,
+                 open_sealed: Callable[[str], str | None] | None) -> dict[str, Any]:
+        """The flow document to send for ``export``: every reference through ``resolve``, the
+        deferred ones empty, hidden secret values from ``secrets`` (or opened), named ``name``."""
+        ...
+
     async def create(self, api: ApiClient, job: CreateJob) -> Created:
         """Create one flow, never twice (``ApiClient.create_once``)."""
         ...

@@ -96,9 +96,14 @@ class Ocp:
         listed, _ = await self.list_flows(api)
         return Inventory({str(f["id"]): str(f.get("name")) for f in listed if isinstance(f, dict) and "id" in f})
 
+    def document(self, export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
+                 deferred: tuple[Ref, ...], secrets: dict[str, str], *, name: str, rules: Rules,
+                 open_sealed: Callable[[str], str | None] | None) -> dict[str, Any]:
+        """The definition as archived, named ``name`` (OCP flows hold no references nor variables)."""
+        return {**{k: v for k, v in export["flow"].items() if k in DEFINITION}, "name": name}
+
     async def create(self, api: ApiClient, job: CreateJob) -> Created:
-        definition = {k: v for k, v in job.export["flow"].items() if k in DEFINITION}
-        definition["name"] = job.name
+        definition = job.doc
         pre = {str(i) for i in job.pre}
 
         async def created() -> Any:
@@ -127,7 +132,7 @@ class Ocp:
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
         """OCP's API cannot start an app: flows started in the source are listed to start by hand,
         whatever the enable policy (with ``off`` they are meant to stay stopped anyway)."""
-        flow = job.plan.flow
+        flow = job.flow
         if flow.settings.get("status") != "started":
             return [], info
         if job.enable == "source":
@@ -142,5 +147,4 @@ class Ocp:
         got = await api.get(f"{FLOWS}{target_id}/")
         if not isinstance(got, dict):
             raise ProtocolError(f"GET {FLOWS}{target_id}/: expected a flow object")
-        sent = {**{k: v for k, v in job.export["flow"].items() if k in DEFINITION}, "name": job.name}
-        return [f"{k} differs" for k in DEFINITION if k in sent and sent[k] != got.get(k)]
+        return [f"{k} differs" for k in DEFINITION if k in job.doc and job.doc[k] != got.get(k)]

@@ -321,14 +321,17 @@ class Patchworks:
         by_name["flow"] = names
         return Inventory(listed, by_name)
 
+    def document(self, export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
+                 deferred: tuple[Ref, ...], secrets: dict[str, str], *, name: str, rules: Rules,
+                 open_sealed: Callable[[str], str | None] | None) -> dict[str, Any]:
+        return remap_flow_doc(export, resolve, deferred, secrets, name=name, rules=rules, open_sealed=open_sealed)
+
     async def create(self, api: ApiClient, job: CreateJob) -> Created:
-        doc = remap_flow_doc(job.export, job.resolve, job.plan.deferred, job.secrets, name=job.name, rules=job.rules,
-                             open_sealed=job.open_sealed)
         # every top-level part of the export document goes back as the JSON string the endpoint
         # documents for `flow` and `metadata` (the five-key form adds systems, scripts, dependencies)
         body: dict[str, Any] = {k: json.dumps(v, ensure_ascii=False) for k, v in job.export.items() if k != "flow"}
         body.setdefault("metadata", json.dumps({}))
-        body |= {"flow": json.dumps(doc, ensure_ascii=False), "as_marketplace": False}
+        body |= {"flow": json.dumps(job.doc, ensure_ascii=False), "as_marketplace": False}
         pre = {str(i) for i in job.pre}
 
         async def created() -> Any:
@@ -364,7 +367,7 @@ class Patchworks:
     async def finish(self, api: ApiClient, job: CreateJob, target_id: int | str, info: Any) -> tuple[list[str], Any]:
         """Restore what import does not: deployed state, schedules, labels, enabled policy.
         Returns notes for the summary and the step IDs (for deferred references)."""
-        flow, doc = job.plan.flow, job.export["flow"]
+        flow, doc = job.flow, job.doc
         versions = {int(v.get("iteration", 0)): v for v in doc.get("versions") or []}
         steps: dict[int, tuple[int, list[int]]] = dict((info or {}).get("steps") or {})
         fresh = bool((info or {}).get("fresh")) and all(it in steps for it in versions)
@@ -375,7 +378,7 @@ class Patchworks:
             listed, _ = await api.paginate(f"{FLOWS}/{target_id}/versions")
             target_versions = {int(v["iteration"]): int(v["id"]) for v in listed}
             current = {int(v["iteration"]): v for v in listed}
-            if job.plan.deferred:
+            if job.deferred:
                 for it, vid in target_versions.items():
                     detail = (await api.get(f"{FLOWS}/{target_id}/versions/{vid}"))["data"]
                     steps[it] = (vid, [int(s["id"]) for s in detail.get("steps") or []])
@@ -434,9 +437,7 @@ class Patchworks:
         got = reply.get("flow") if isinstance(reply, dict) else None
         if not isinstance(got, dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {target_id}: the reply has no 'flow' object")
-        sent = remap_flow_doc(job.export, job.resolve, (), job.secrets, name=job.name, rules=job.rules,
-                              open_sealed=job.open_sealed)
-        return differences(sent, got)
+        return differences(job.doc, got)
 
 
 async def _list(api: ApiClient, path: str) -> list[Any]:
