@@ -21,7 +21,6 @@ from .errors import (
     Different,
     DoctorFailed,
     FlowvaultError,
-    PartialFailure,
     UsageError,
 )
 from .output import Reporter
@@ -41,7 +40,7 @@ class FlowvaultGroup(click.Group):
             _fail(ctx, str(e), e.exit_code)
         except StoppedAfterCommit as e:  # the commit landed, then a stop arrived: say what HEAD holds
             click.echo(f"flowvault: {e}", err=True)  # the run's summary (its last JSON object) is out
-            ctx.exit(e.code)
+            ctx.exit(e.problem.exit_code if isinstance(e.problem, FlowvaultError) else 0)
         except KeyboardInterrupt:
             if _received:
                 _fail(ctx, f"stopped by {signal.Signals(_received[-1]).name}; the archive keeps its last commit",
@@ -192,14 +191,14 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
             map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
             same_company: bool | None, identity: Path | None, allow_missing_secrets: bool, log_format: str) -> None:
     """Import archived flows into a company, remapping IDs; safe to re-run."""
-    from .actions.import_ import partial_message, run_import
+    from .actions.import_ import run_import
 
     prof = load_config(config_path).profile(target)
     result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,
                         on_conflict=on_conflict, enable=enable, concurrency=concurrency, same_company=same_company,
                         identity=identity, allow_missing_secrets=allow_missing_secrets, reporter=Reporter(log_format))
-    if not result.ok:
-        raise PartialFailure(partial_message(result), result)
+    if (problem := result.problem()) is not None:
+        raise problem
 
 
 @main.command()
@@ -219,15 +218,14 @@ def restore(config_path: Path | None, target: str, archive_dir: Path, flow: str,
             map_path: Path | None, on_conflict: str, enable: str, same_company: bool | None, identity: Path | None,
             allow_missing_secrets: bool, log_format: str) -> None:
     """Bring back one flow as it was in the newest commit that has it (or --at)."""
-    from .actions.import_ import partial_message
     from .actions.restore import run_restore
 
     prof = load_config(config_path).profile(target)
     result = run_restore(prof, archive_dir, flow, at=at, map_path=map_path, on_conflict=on_conflict,
                          enable=enable, same_company=same_company, identity=identity,
                          allow_missing_secrets=allow_missing_secrets, reporter=Reporter(log_format))
-    if not result.ok:
-        raise PartialFailure(partial_message(result), result)
+    if (problem := result.problem()) is not None:
+        raise problem
 
 
 @main.command()

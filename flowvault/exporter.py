@@ -20,11 +20,11 @@ from .archive import NOT_CAPTURED, Archive, Changes, keep_last_good
 from .canonical import Secrets
 from .client import ApiClient
 from .errors import (
-    EXIT_PARTIAL,
-    EXIT_PUSH,
     FlowvaultError,
     MassRemovalError,
+    PartialFailure,
     ProtocolError,
+    PushError,
     SecretGateError,
     UsageError,
     unwrap,
@@ -73,12 +73,18 @@ class ExportResult:
     #: part → (why, flows): what the API would not give (a relation, schedules…); its last good copy was kept
     not_captured: dict[str, tuple[str, int]] = field(default_factory=dict)
 
-    def exit_code(self) -> int:
-        """What this run earns: 8 when the push failed, 3 when a flow failed or the listing was
-        incomplete, else 0."""
+    def problem(self) -> FlowvaultError | None:
+        """What keeps this run from full success, as the error it ends with (the CLI makes it an
+        exit code): the push, else a failed flow or an incomplete listing; None when there is none."""
         if self.push_error:
-            return EXIT_PUSH
-        return EXIT_PARTIAL if self.failed or not self.complete else 0
+            return PushError(self.push_error)
+        if self.failed:
+            return PartialFailure(f"export {self.profile}: {len(self.failed)} flow(s) failed and keep their last "
+                                  "archived copy", self)
+        if not self.complete:
+            return PartialFailure(f"export {self.profile}: the listing was incomplete; nothing was recorded as removed",
+                                  self)
+        return None
 
     def subject(self, message: str | None = None) -> str:
         c = self.changes

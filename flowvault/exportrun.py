@@ -67,7 +67,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         save_fetch_state(history, profile, policy, result, incremental, bool(flows))
     report_export(rep, result)
     if stopped is not None:
-        stopped.code, stopped.result = result.exit_code(), result
+        stopped.problem, stopped.result = result.problem(), result
         raise stopped
     if push and history.head() is not None:
         try:

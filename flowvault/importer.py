@@ -67,9 +67,19 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
+        return self.problem() is None
+
+    def problem(self) -> PartialFailure | None:
+        """What keeps this import (or dry run) from full success, as the error it ends with, in one line."""
         if self.dry_run:
-            return not any(p.blocked for p in self.plans)
-        return not self.failed and not self.conflicts
+            blocked = [p for p in self.plans if p.blocked]
+            return PartialFailure(f"dry run into {self.target}: {len(blocked)} flow(s) would not be imported "
+                                  "(see the plan above)", self) if blocked else None
+        if not self.failed and not self.conflicts:
+            return None
+        parts = [f"{len(self.failed)} failed"] if self.failed else []
+        parts += [f"{len(self.conflicts)} conflicted by name"] if self.conflicts else []
+        return PartialFailure(f"import into {self.target}: {', '.join(parts)}; the others were imported", self)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import anyio
 from .client import client_for, run_deadline
 from .config import Profile
 from .crypto import load_opener
-from .errors import EXIT_PARTIAL
 from .history import History
 from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
 from .mapfile import load_map
@@ -75,7 +74,7 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
             result.commit = commit
         if stopped is not None:
             report_import(rep, result, snapshot.where)
-            stopped.code = 0 if result.ok else EXIT_PARTIAL
+            stopped.problem = result.problem()
             raise stopped
     report_import(rep, result, snapshot.where)
     return result

@@ -14,10 +14,12 @@ HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 class StoppedAfterCommit(BaseException):
     """A stop signal arrived while a commit was being written; the commit landed, then the run
-    stopped. ``code``: the run's own exit code, once the caller knows it (else 0)."""
+    stopped. ``problem``: what kept the run itself from full success (its error, which the CLI
+    exits with), once the caller knows it; None when the run itself succeeded."""
 
     def __init__(self, commit: str | None, signum: int) -> None:
-        self.commit, self.signum, self.code = commit, signum, 0
+        self.commit, self.signum = commit, signum
+        self.problem: Exception | None = None
         self.result: Any = None  # the run's result, once the caller has it
         super().__init__(f"committed {commit[:10] if commit else 'nothing (no change)'}, then stopped by "
                          f"{signal.Signals(signum).name}")

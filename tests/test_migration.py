@@ -310,7 +310,8 @@ def test_an_import_reads_each_export_document_at_most_twice_and_a_replace_only_i
     assert len(exports) == len(result.imported) and max(exports.values()) == 2, exports
 
     called = next(s["target_flow_id"] for fid in sorted(a.flows) for vid in sim.state.flow_version_ids(a, fid)
-                  for s in a.versions[vid]["steps"] if s.get("target_flow_id") and s["target_flow_id"] not in (x, y, fid))
+                  for s in a.versions[vid]["steps"]
+                  if s.get("target_flow_id") and s["target_flow_id"] not in (x, y, fid))
     callers = {str(fid) for fid in a.flows for vid in sim.state.flow_version_ids(a, fid)
                for s in a.versions[vid]["steps"] if s.get("target_flow_id") == called}
     reads.clear()

@@ -13,7 +13,7 @@ import anyio
 
 from ..archive import atomic_write
 from ..config import Config, Profile
-from ..errors import EXIT_PUSH, FlowvaultError, PartialFailure, ProfilesFailed, PushError, UsageError
+from ..errors import FlowvaultError, ProfilesFailed, UsageError
 from ..exportrun import export_profile
 from ..output import Reporter
 from ..runreport import Outcome, heartbeat, worst, write_report
@@ -34,15 +34,15 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
         rep = Reporter(log_format, progress=False, context={"profile": profile.name})
         try:
             result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
-            outcome = Outcome(profile.name, result, result.exit_code(), result.push_error, 0.0)
+            outcome = Outcome(profile.name, result, result.problem())
         except StoppedAfterCommit as stop:  # this profile committed, then a stop came: the others go on
-            outcome = Outcome(profile.name, stop.result, stop.code, None, 0.0, stop)
+            outcome = Outcome(profile.name, stop.result, stop.problem, stop=stop)
         except FlowvaultError as e:
             text = str(e) if str(e).startswith(f"profile '{profile.name}'") else f"profile '{profile.name}': {e}"
             rep.event("profile_failed", exit_code=e.exit_code, message=text)
             if not rep.json:
                 rep.line(f"failed: {text}", err=True)
-            outcome = Outcome(profile.name, None, e.exit_code, str(e), 0.0)
+            outcome = Outcome(profile.name, None, e)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
 
@@ -67,7 +67,6 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
     that did not fully succeed raises, after the report is written and the heartbeat sent."""
     started = dt.datetime.now(dt.UTC)
     rep = Reporter(log_format)
-    error: FlowvaultError | None = None
     if profile is None:
         profiles = [config.profiles[name] for name in sorted(config.profiles)]
         outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, **options))
@@ -77,12 +76,11 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
         try:
             result = anyio.run(functools.partial(export_profile, prof, archive_dir, flows=flows, reporter=rep,
                                                  **options))
-            outcomes = [Outcome(prof.name, result, result.exit_code(), result.push_error, 0.0)]
+            outcomes = [Outcome(prof.name, result, result.problem())]
         except StoppedAfterCommit as stop:  # committed, then a stop: report and heartbeat still go out
-            outcomes = [Outcome(prof.name, stop.result, stop.code, None, 0.0, stop)]
+            outcomes = [Outcome(prof.name, stop.result, stop.problem, stop=stop)]
         except FlowvaultError as e:
-            error = e
-            outcomes = [Outcome(prof.name, None, e.exit_code, str(e), 0.0)]
+            outcomes = [Outcome(prof.name, None, e)]
         outcomes[0].seconds = time.monotonic() - clock
     if report_path is not None:
         write_report(report_path, outcomes, started)
@@ -98,28 +96,23 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
             pings.setdefault(url, []).append(o)
     for url, group in pings.items():
         heartbeat(url, group, rep)
-    if error is not None:
-        raise error
+    problem = problem_of(outcomes)
     stop = next((o.stop for o in outcomes if o.stop is not None), None)
-    if stop is not None:  # said after the report and the heartbeat, with the run's own code
-        stop.code = worst(outcomes)
+    if stop is not None:  # said after the report and the heartbeat, with the run's own problem
+        stop.problem = problem
         raise stop
-    raise_for(outcomes)
+    if problem is not None:
+        raise problem
     return outcomes
 
 
-def raise_for(outcomes: list[Outcome]) -> None:
-    """The exception for a run that did not fully succeed (its worst exit code), else nothing."""
-    bad = [o for o in outcomes if o.exit_code]
-    if not bad:
-        return
-    if len(outcomes) > 1:
-        raise ProfilesFailed(f"{len(bad)} of {len(outcomes)} profiles did not finish cleanly: "
-                             + ", ".join(f"{o.profile} (exit {o.exit_code})" for o in bad), worst(outcomes))
-    o = bad[0]
-    if o.exit_code == EXIT_PUSH:
-        raise PushError(o.error or "push failed")
-    r = o.result
-    why = f"{len(r.failed)} flow(s) failed and keep their last archived copy" if r and r.failed \
-        else "the listing was incomplete; nothing was recorded as removed"
-    raise PartialFailure(f"export {o.profile}: {why}", r)
+def problem_of(outcomes: list[Outcome]) -> FlowvaultError | None:
+    """What a run of these profiles ends with: one profile's own problem, or for several, one
+    line naming each profile that did not finish cleanly (with the worst one's exit code)."""
+    bad = [o for o in outcomes if o.problem is not None]
+    if len(outcomes) == 1 or not bad:
+        return bad[0].problem if bad else None
+    worst_one = worst(outcomes)
+    return ProfilesFailed(f"{len(bad)} of {len(outcomes)} profiles did not finish cleanly: "
+                          + ", ".join(f"{o.profile} (exit {o.exit_code})" for o in bad),
+                          worst_one.exit_code if worst_one else 0)
