@@ -181,3 +181,13 @@ def test_the_layer_checker_sees_lazy_imports() -> None:
                                                                             top_level_only=True)
     assert "flowvault.config" in lazy
     assert floor_of("flowvault.actions.export") < floor_of("flowvault.ui.pages") < floor_of("flowvault.history")
+
+
+def test_exit_codes_are_picked_in_errors_and_cli_only() -> None:
+    """A run returns its problem as an error; only the error classes (errors.py) and the CLI name
+    an exit code. Any other module naming an EXIT_ constant decides a code of its own."""
+    naming = {m for m, p in product_files().items() if not m.startswith("flowvault.simulator")
+              and any(isinstance(n, ast.Name) and n.id.startswith("EXIT_") or
+                      isinstance(n, ast.alias) and n.name.startswith("EXIT_")
+                      for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert naming == {"flowvault.errors", "flowvault.cli"}, naming
