@@ -162,7 +162,9 @@ def test_verification_after_import_catches_a_dropped_step(world: Any) -> None:
     assert any("reads back different" in f and "steps sent" in f for f in s["details"]["failures"])
 
 
-KILLS = [("flat", policy, moment) for policy in ("skip", "rename", "replace") for moment in (0, 4, 9)] + [
+#: every policy × both phases: the first create in flight (nothing created yet) and a later one (some
+#: created, recorded, and the in-flight one to adopt); a third moment would run the same code again
+KILLS = [("flat", policy, moment) for policy in ("skip", "rename", "replace") for moment in (0, 9)] + [
     (dialect, "rename", 5) for dialect in DIALECTS if dialect != "flat"]
 
 
