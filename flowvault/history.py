@@ -428,11 +428,11 @@ class History:
             out = self.repo.git.ls_tree("-r", "--name-only", "-z", sha, "--", prefix)
         return [p for p in out.split("\0") if p]
 
-    def log(self, paths: list[str] | None = None, max_count: int | None = None) -> list[Commit]:
-        """Commits newest first (that touched ``paths``); a damaged history is an ArchiveError."""
+    def log(self, paths: list[str] | None = None, max_count: int | None = None, rev: str = "HEAD") -> list[Commit]:
+        """Commits newest first, from ``rev`` (that touched ``paths``); a damaged history is an ArchiveError."""
         if self.head() is None:
             return []
-        args = ["--format=%H%x00%cI%x00%s%x00%B%x1e", *([f"--max-count={max_count}"] if max_count else []), "HEAD"]
+        args = ["--format=%H%x00%cI%x00%s%x00%B%x1e", *([f"--max-count={max_count}"] if max_count else []), rev]
         with git_errors(self.root, "git log"):
             out = self.repo.git.log(*args, "--", *(paths or []), strip_newline_in_stdout=False)
         commits = []

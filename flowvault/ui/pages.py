@@ -6,6 +6,7 @@ writes. Used by the local web app (``flowvault ui``) and by ``flowvault diff --f
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,12 @@ from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import DERIVED, RELATIONS, changes, masked, relation_items, shown, step_marks, version_changes
 from ..history import Commit, History
 from ..snapshots import deleted, open_snapshot
-from .model import step_graph
+from .model import step_details, step_graph
 
 ENV = Environment(loader=PackageLoader("flowvault.ui", "templates"), autoescape=select_autoescape(default=True),
                   trim_blocks=True, lstrip_blocks=True)
 ENV.filters["shown"] = shown
+ENV.filters["human"] = lambda key: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(key)).replace("_", " ").lower()
 DETAILED = 100  # changed flows drawn in full on one diff page; the rest are listed
 
 
@@ -145,14 +147,15 @@ def flow_page(name: str, root: Path, fid: str, rev: str | None, base: str = "") 
     previous_id = None
     for vid, doc in _versions(snap, fid):
         versions.append({"id": vid, "doc": masked(doc), "graph": Markup(step_graph(doc.get("steps") or [])),
-                         "previous": previous_id})
+                         "previous": previous_id, "steps": step_details(doc.get("steps") or [])})
         previous_id = vid
     plain = {k: v for k, v in settings.items() if k not in RELATIONS and not isinstance(v, (dict, list))}
-    relations = {k: relation_items(settings[k]) for k in sorted(RELATIONS)
-                 if relation_items(settings.get(k)) is not None}
+    relations = {k: relation_items(settings[k]) for k in sorted(RELATIONS) if relation_items(settings.get(k))}
+    empty = [k for k in sorted(RELATIONS) if relation_items(settings.get(k)) == []]
     commits = history.log([f"{FLOWS_DIR}/{fid}-*"])
     return render("flow.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), rev=rev,
-                  settings=plain, relations=relations, versions=versions, commits=commits, base=base,
+                  settings=plain, relations=relations, empty=empty, versions=versions, commits=commits, base=base,
+                  in_archive=set(snap.flows),
                   title=f"{snap.flows[fid].get('name')} (#{fid})")
 
 
