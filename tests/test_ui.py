@@ -97,13 +97,15 @@ def started(archive: Path, *extra: Any) -> Iterator[str]:
         line = proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
         assert match, line
-        yield match.group(0).rstrip("/")
-        proc.terminate()  # as a service manager stops it: it must stop, browser connections open or not
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail("flowvault ui did not stop on SIGTERM")
+            yield match.group(0).rstrip("/")
+        finally:  # a failed assertion too: never leave the server running (Popen's exit would wait for it)
+            proc.terminate()  # as a service manager stops it: it must stop, browser connections open or not
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail("flowvault ui did not stop on SIGTERM")
 
 
 @pytest.fixture

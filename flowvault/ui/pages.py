@@ -100,7 +100,51 @@ def last_export(root: Path) -> str | None:
     return found[0].sha if found else None
 
 
-def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] | None = None) -> str:
+PAGE_SIZE = 100  # flows listed per archive and page: a 2,000-flow overview stays small
+SORTS = {"changed": "changed in the last export first", "name": "name", "id": "ID", "versions": "versions"}
+
+
+def changed_in(history: History, commit: Commit | None) -> set[str]:
+    """The flows an export commit added or changed (their manifest entries differ from its parent's)."""
+    if commit is None:
+        return set()
+    new = open_snapshot(history, commit.sha).flows
+    parent = parent_of(history.root, commit.sha)
+    old = open_snapshot(history, parent).flows if parent else {}
+    return {fid for fid, e in new.items() if old.get(fid, {}).get("files") != e.get("files")}
+
+
+def listed_flows(snap: Snapshot, changed: set[str], q: str = "", sort: str = "changed", only_changed: bool = False,
+                 page: int = 1) -> dict[str, Any]:
+    """One page of an archive's flows: found by part of the name or the ID, optionally only those
+    changed in the last export, sorted; with the total that matched."""
+    needle = q.strip().casefold()
+    rows = [{"id": fid, "name": str(e.get("name")), "versions": e.get("versions"), "changed": fid in changed}
+            for fid, e in snap.flows.items()
+            if (not needle or needle in str(e.get("name")).casefold() or needle == fid)
+            and (not only_changed or fid in changed)]
+    keys: dict[str, Any] = {
+        "changed": lambda r: (not r["changed"], r["name"].casefold(), id_key(r["id"])),
+        "name": lambda r: (r["name"].casefold(), id_key(r["id"])),
+        "id": lambda r: id_key(r["id"]),
+        "versions": lambda r: (-(r["versions"] or 0), r["name"].casefold())}
+    rows.sort(key=keys.get(sort, keys["changed"]))
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    return {"rows": rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "matched": len(rows), "page": page,
+            "pages": pages, "total": len(snap.flows)}
+
+
+def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] | None = None,
+             query: dict[str, str] | None = None) -> str:
+    query = query or {}
+    try:
+        page = int(query.get("page") or 1)
+    except ValueError:
+        raise UsageError("'page' is not a number") from None
+    sort = query.get("sort") or "changed"
+    if sort not in SORTS:
+        raise UsageError(f"'sort' is one of {', '.join(SORTS)}")
     cards = []
     for name, root in archives.items():
         history = History.open(root)
@@ -108,18 +152,19 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
         exports = exports_of(history, max_count=8)
         export_shas = {c.sha for c in exports}
         kinds = {c.sha: "export" if c.sha in export_shas else "import" for c in commits}
-        flows: list[dict[str, Any]] = []
+        flows: dict[str, Any] = {"rows": [], "matched": 0, "page": 1, "pages": 1, "total": 0}
         source: Any = {}
         if commits:
             snap = open_snapshot(history, "HEAD")
             source = snap.manifest.get("source") or {}
-            flows = [{"id": fid, "name": e.get("name"), "versions": e.get("versions")}
-                     for fid, e in sorted(snap.flows.items(), key=lambda kv: (str(kv[1].get("name")), kv[0]))]
+            flows = listed_flows(snap, changed_in(history, exports[0] if exports else None), query.get("q", ""),
+                                 sort, query.get("only") == "changed", page)
         run = last_run(exports[0] if exports else None, report,
                        str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
         cards.append({"name": name, "commits": commits, "kinds": kinds, "flows": flows, "source": source,
                       "run": run, "last_export": exports[0] if exports else None})
-    return render("overview.html", cards=cards, base=base, title="flowvault archives")
+    return render("overview.html", cards=cards, base=base, title="flowvault archives", query=query, sort=sort,
+                  sorts=SORTS)
 
 
 # -- flow page ------------------------------------------------------------------------
@@ -249,8 +294,19 @@ def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *
     old = None if old_rev == "" else open_snapshot(history, old_rev)
     new = open_snapshot(history, new_rev)
     data = compare(old, new, only)
-    return render("diff.html", archive=name, old=_label(old), new=_label(new), d=data, base=base,
-                  standalone=standalone, title=f"{name}: {_label(old)} → {_label(new)}")
+    source = new.manifest.get("source")
+    return render("diff.html", archive=name, old=_side(history, old), new=_side(history, new), d=data, base=base,
+                  source=source if isinstance(source, dict) else {}, standalone=standalone,
+                  title=f"{name}: {_label(old)} → {_label(new)}")
+
+
+def _side(history: History, snap: Snapshot | None) -> dict[str, Any]:
+    """One side of a diff: its label, the revision its links carry (None: the work tree, or
+    nothing) and its commit (date, message)."""
+    label = _label(snap)
+    rev = label if snap is not None and "@" in snap.where else None
+    commit = history.log(max_count=1, rev=rev)[0] if rev else None
+    return {"label": label, "rev": rev, "commit": commit}
 
 
 def _label(snap: Snapshot | None) -> str:

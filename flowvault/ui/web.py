@@ -54,7 +54,8 @@ def create_app(root: Path, report: Path | None = None, config: Path = Path("flow
         return value
 
     def overview(request: Request) -> str:
-        return pages.overview(archives, report=pages.read_report(report) if report else None)
+        query = {k: request.query_params.get(k, "") for k in ("q", "sort", "only", "page")}
+        return pages.overview(archives, report=pages.read_report(report) if report else None, query=query)
 
     def flow(request: Request) -> str:
         name, path = archive(request)
