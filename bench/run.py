@@ -76,6 +76,31 @@ def start(flows: int, versions: int, rate: float, latency: float) -> SimulatorSe
     return SimulatorServer(Simulator(state, Faults(rate_limit=rate, burst=rate, latency=latency))).start()
 
 
+def ui_archive(work: Path, flows: int, versions: int) -> None:
+    """An archive of ``flows`` flows, the first with 61 steps on a wide canvas, whose last export
+    edited 1% of the flows (the far step of the big one among them)."""
+    from flowvault.simulator.data import big_flow_steps
+
+    with start(flows, versions, 0, 0) as server:
+        cfg = work / "ui.toml"
+        write_config(cfg, server, 0, 16)
+        company, state = server.sim.company(0), server.sim.state
+        big = sorted(company.flows)[0]
+        big_vid = state.flow_version_ids(company, big)[-1]
+        company.versions[big_vid]["steps"] = big_flow_steps(state)
+        state.touch(company, big_vid)
+        args = ("export", "--config", str(cfg), "-p", "company-a", "--archive", str(work / "ui-archive"))
+        flowvault(*args)
+        for fid in sorted(company.flows)[:: 100][1:]:
+            vid = state.flow_version_ids(company, fid)[-1]
+            company.versions[vid]["steps"][0]["name"] = "edited for the nightly bench"
+            state.touch(company, vid)
+        far = max(company.versions[big_vid]["steps"], key=lambda s: s["position"]["x"])
+        far["config"] = {**far["config"], "page": 999}
+        state.touch(company, big_vid)
+        flowvault(*args)
+
+
 def gc_figures(repo: Path) -> dict[str, float]:
     """.git size, then a full git gc (after any automatic one the commit started finishes)."""
     deadline = time.monotonic() + 600
@@ -114,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="the documented-limit scenario (240 calls/min; about 35 minutes at 2,000 flows)")
     ap.add_argument("--limit-small-flows", type=int, default=200,
                     help="flows for the limit scenario's slow parts (includes ignored, import)")
+    ap.add_argument("--ui-only", action="store_true",
+                    help="only the review UI's page loads, on a 2,000-flow archive made without a rate limit "
+                         "(its last export edits 1% of the flows and a 61-step flow; about a minute)")
     a = ap.parse_args(argv)
     if a.quick:
         a.flows, a.latency, a.rate, a.scale_flows, a.limit_small_flows = 60, 0.02, 50.0, 600, 12
@@ -130,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.json:
             a.json.write_text(json.dumps(results, indent=2) + "\n")
 
+    if a.ui_only:
+        ui_archive(work, a.flows, a.versions)
+        ui_steps(work / "ui-archive", results, save, big_flow=True)
+        print_ui(results["ui"])
+        print(json.dumps(results))
+        return 0
     if a.limit != "off":
         limit_steps(flowvault, work, results, save, flows=a.flows, small=a.limit_small_flows, versions=a.versions)
         ui_steps(work / "limit-window", results, save)

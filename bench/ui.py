@@ -16,13 +16,15 @@ from typing import Any
 import httpx
 
 
-def ui_steps(archive: Path, results: dict[str, Any], save: Any) -> None:
+def ui_steps(archive: Path, results: dict[str, Any], save: Any, big_flow: bool = False) -> None:
     manifest = json.loads((archive / "manifest.json").read_bytes())
     flows = manifest["flows"]
-    first = sorted(flows, key=int)[0]
+    first, second = sorted(flows, key=int)[:2]
     name = archive.name
-    pages = {"overview": "/", "diff of the last commit": f"/a/{name}/diff", "flow page": f"/a/{name}/flow/{first}",
-             "deleted flows": f"/a/{name}/deleted"}
+    pages = {"overview": "/", "overview, searched": "/?q=sync", "diff of the last commit": f"/a/{name}/diff",
+             "flow page": f"/a/{name}/flow/{second}", "deleted flows": f"/a/{name}/deleted"}
+    if big_flow:
+        pages["flow page, 61 steps"] = f"/a/{name}/flow/{first}"
     with subprocess.Popen([sys.executable, "-m", "flowvault", "ui", "--archive", str(archive), "--port", "0"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         assert proc.stdout is not None

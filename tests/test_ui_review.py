@@ -13,31 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from flowvault.simulator.data import BIG_FLOW_SECRETS as SECRETS
+from flowvault.simulator.data import big_flow_steps as big_steps
+
 from .conftest import git, write_config
 from .test_ui import browser, flowvault, started  # noqa: F401  (browser is a fixture)
 
-SECRETS = ("pw-very-secret-1", "tok-very-secret-2")
-
-
-def big_steps(state: Any, count: int = 61) -> list[dict[str, Any]]:
-    """A branching flow as an editor leaves it: a main line across a wide canvas, a side step off
-    every sixth, canvas positions in pixels; one step holds a password and a JSON body with a token."""
-    ids = [state.next_id() for _ in range(count)]
-    steps = []
-    main = [i for i in range(count) if i % 6 != 5]
-    for k, i in enumerate(main):
-        children = [ids[main[k + 1]]] if k + 1 < len(main) else []
-        if i + 5 < count and (i + 5) % 6 == 5:
-            children.append(ids[i + 5])
-        steps.append({"id": ids[i], "name": f"Step {i:02d} map \"SKU\" -> \"item\" and more words", "type": "map",
-                      "position": {"x": 280 * k, "y": 0}, "config": {"page": i}, "children": children})
-    for i in range(count):
-        if i % 6 == 5:
-            steps.append({"id": ids[i], "name": f"Side {i:02d}", "type": "http", "children": [],
-                          "position": {"x": 280 * (i // 6 * 5), "y": 220}, "config": {"side": i}})
-    steps[3]["config"] = {"endpoint": "https://api.example.com/orders", "password": SECRETS[0]}
-    steps[3]["body"] = '{"token": "%s", "page_size": 50}' % SECRETS[1]
-    return steps
 
 
 @pytest.fixture(scope="module")

@@ -74,19 +74,15 @@ CELL_W, CELL_H = BOX_W + GAP_X, BOX_H + GAP_Y
 
 def _layout(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
     """Where each step's box goes: on a grid, one box per cell, so no two boxes ever overlap.
-    Canvas positions (when every step has them) are kept as a shape — scaled, then each step
-    put in its nearest free cell; otherwise layers by longest path, wrapped after COLS layers."""
+    Canvas positions (when every step has them) keep their order: each distinct x (within a
+    few pixels) is a column, each distinct y a row, and a step whose cell is taken moves right;
+    otherwise layers by longest path, wrapped after COLS layers."""
     pos = [s.get("position") for s in steps]
     cells: dict[str, tuple[int, int]] = {}
     if steps and all(isinstance(p, dict) and isinstance(p.get("x"), (int, float))
                      and isinstance(p.get("y"), (int, float)) for p in pos):
-        xs, ys = [p["x"] for p in pos], [p["y"] for p in pos]  # type: ignore[index]
-        side = max(1.0, len(steps) ** 0.5)
-        scale_x = min(1.0, CELL_W * side / (max(xs) - min(xs) or 1))
-        scale_y = min(1.0, CELL_H * side / (max(ys) - min(ys) or 1))
-        wanted = {_sid(s): (round((p["x"] - min(xs)) * scale_x / CELL_W),  # type: ignore[index]
-                            round((p["y"] - min(ys)) * scale_y / CELL_H))  # type: ignore[index]
-                  for s, p in zip(steps, pos, strict=True)}
+        col, row = _ranks([p["x"] for p in pos]), _ranks([p["y"] for p in pos])  # type: ignore[index]
+        wanted = {_sid(s): (col[p["x"]], row[p["y"]]) for s, p in zip(steps, pos, strict=True)}  # type: ignore[index]
         taken: set[tuple[int, int]] = set()
         for sid, (cx, cy) in sorted(wanted.items(), key=lambda kv: (kv[1][1], kv[1][0])):
             while (cx, cy) in taken:  # closer than a box: the next free cell to the right
@@ -112,6 +108,17 @@ def _layout(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> dict[s
         top = list(itertools.accumulate([0, *band_rows]))
         cells = {sid: (d % COLS, top[d // COLS] + r) for sid, (d, r) in cells.items()}
     return {sid: (PAD + cx * CELL_W, PAD + cy * CELL_H) for sid, (cx, cy) in cells.items()}
+
+
+def _ranks(values: list[float], within: float = 8.0) -> dict[float, int]:
+    """Each value's rank among the distinct values, values within ``within`` of a group's first one sharing it."""
+    out: dict[float, int] = {}
+    rank, start = -1, None
+    for v in sorted(set(values)):
+        if start is None or v - start > within:
+            rank, start = rank + 1, v
+        out[v] = rank
+    return out
 
 
 def _label(text: str, limit: int) -> str:
