@@ -33,6 +33,7 @@ NOT_CAPTURED = "_not_captured"
 #: parts kept in the version files rather than in flow.json → the keys they fill there
 VERSION_PARTS = {"schedules": ("schedules",), "version details": ("variables", "steps")}
 FLOWS_DIR = "flows"
+IMPORTS_DIR = "imports"  # the ID map of each import target: imports/<profile>.json
 FORMAT = 1
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
@@ -295,6 +296,11 @@ class Snapshot:
                 raise UsageError(f"{self.where}: no flow with ID or name '{w}' in the archive")
             out += [h for h in hits if h not in out]
         return out
+
+    def read_path(self, path: str) -> bytes | None:
+        """Any file of the archive by its path (None when absent), unchecked: for what the manifest
+        does not list (the import ID maps)."""
+        return self._read(path)
 
     def raw(self, fid: str, rel: str) -> bytes:
         path = f"{FLOWS_DIR}/{self.flows[fid]['folder']}/{rel}"

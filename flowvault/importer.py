@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from .archive import Snapshot, atomic_write, id_key
+from .archive import IMPORTS_DIR, Snapshot, atomic_write, id_key
 from .canonical import dumps, loads
 from .client import ApiClient
 from .crypto import Opener
@@ -39,7 +39,6 @@ from .pool import for_each
 from .providers import Provider
 from .references import Rules, hidden_keys, steps_of
 
-IMPORTS_DIR = "imports"
 
 
 @dataclass

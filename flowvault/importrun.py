@@ -13,7 +13,8 @@ from .client import client_for, run_deadline
 from .config import Profile
 from .crypto import load_opener
 from .history import History
-from .importer import IMPORTS_DIR, ImportResult, Ledger, import_archive
+from .archive import IMPORTS_DIR
+from .importer import ImportResult, Ledger, import_archive
 from .mapfile import load_map
 from .output import Reporter, peak_rss_mb
 from .plan import field_summary

@@ -75,6 +75,10 @@ def test_the_first_changed_step_of_a_61_step_flow_is_in_view_when_the_diff_loads
     box = changed.bounding_box()
     assert box is not None
     assert 0 <= box["x"] and box["x"] + box["width"] <= 1280 and 0 <= box["y"] and box["y"] + box["height"] <= 800
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(f'section.flow-change[data-flow="{real_flows["big"]}"] button.goto').click()  # the list of steps
+    box = changed.bounding_box()
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 1280 and 0 <= box["y"] <= 800
     svg = page.locator(f'section.flow-change[data-flow="{real_flows["big"]}"] svg.graph')
     wide = float(svg.get_attribute("width") or 0)
     page.locator(f'section.flow-change[data-flow="{real_flows["big"]}"] .zoom button[data-z="fit"]').click()
@@ -110,6 +114,11 @@ def test_a_steps_parameters_show_on_selection_by_keyboard_with_secrets_masked(br
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{ui_real}/a/archive/flow/{real_flows['big']}")
     assert page.locator(".step-detail:visible").count() == 0
+    graph, frame = page.locator("svg.graph").last, page.locator(".graphbox").last.bounding_box()
+    assert frame is not None and float(graph.get_attribute("width") or 0) <= frame["width"]  # fits on load
+    page.locator(".graphbox").last.focus()
+    page.keyboard.press("1")  # actual size, from the keyboard
+    assert float(graph.get_attribute("width") or 0) > frame["width"]
     step = page.locator("svg.graph g.step").nth(3)
     step.focus()
     page.keyboard.press("Enter")
@@ -176,7 +185,7 @@ def test_the_overview_finds_sorts_and_pages_its_flows(browser: Any, many: Path) 
         assert names == sorted(names, key=str.casefold) and len(names) == 100
         page.click("a[rel=next]")
         assert rows.count() == 60 and "Zz nightly edit" in page.locator("table.flows").inner_text()
-        page.check('input[name="only"]')
+        page.select_option('select[name="only"]', "changed")
         page.click("form.find button")
         assert rows.count() == 1
         page.close()

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from ..archive import FLOWS_DIR, MANIFEST, Snapshot, id_key
+from ..archive import FLOWS_DIR, IMPORTS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import DERIVED, RELATIONS, changes, masked, relation_items, shown, step_marks, version_changes
 from ..history import Commit, History
@@ -114,15 +114,20 @@ def changed_in(history: History, commit: Commit | None) -> set[str]:
     return {fid for fid, e in new.items() if old.get(fid, {}).get("files") != e.get("files")}
 
 
-def listed_flows(snap: Snapshot, changed: set[str], q: str = "", sort: str = "changed", only_changed: bool = False,
-                 page: int = 1) -> dict[str, Any]:
+ONLY = {"changed": "changed in the last export", "failed": "failed in the last export (kept their copy)"}
+
+
+def listed_flows(snap: Snapshot, changed: set[str], failed: set[str], q: str = "", sort: str = "changed",
+                 only: str = "", page: int = 1) -> dict[str, Any]:
     """One page of an archive's flows: found by part of the name or the ID, optionally only those
-    changed in the last export, sorted; with the total that matched."""
+    changed (or failed) in the last export, sorted; with the total that matched."""
     needle = q.strip().casefold()
-    rows = [{"id": fid, "name": str(e.get("name")), "versions": e.get("versions"), "changed": fid in changed}
+    keep = {"changed": changed, "failed": failed}.get(only)
+    rows = [{"id": fid, "name": str(e.get("name")), "versions": e.get("versions"), "changed": fid in changed,
+             "failed": fid in failed}
             for fid, e in snap.flows.items()
             if (not needle or needle in str(e.get("name")).casefold() or needle == fid)
-            and (not only_changed or fid in changed)]
+            and (keep is None or fid in keep)]
     keys: dict[str, Any] = {
         "changed": lambda r: (not r["changed"], r["name"].casefold(), id_key(r["id"])),
         "name": lambda r: (r["name"].casefold(), id_key(r["id"])),
@@ -145,6 +150,8 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
     sort = query.get("sort") or "changed"
     if sort not in SORTS:
         raise UsageError(f"'sort' is one of {', '.join(SORTS)}")
+    if query.get("only") and query["only"] not in ONLY:
+        raise UsageError(f"'only' is one of {', '.join(ONLY)}")
     cards = []
     for name, root in archives.items():
         history = History.open(root)
@@ -157,14 +164,16 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
         if commits:
             snap = open_snapshot(history, "HEAD")
             source = snap.manifest.get("source") or {}
-            flows = listed_flows(snap, changed_in(history, exports[0] if exports else None), query.get("q", ""),
-                                 sort, query.get("only") == "changed", page)
         run = last_run(exports[0] if exports else None, report,
                        str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
+        if commits:
+            failed = {m.group(1) for line in run["failed"] if (m := re.search(r"\(#([^)]+)\)", line))}
+            flows = listed_flows(snap, changed_in(history, exports[0] if exports else None), failed,
+                                 query.get("q", ""), sort, query.get("only", ""), page)
         cards.append({"name": name, "commits": commits, "kinds": kinds, "flows": flows, "source": source,
                       "run": run, "last_export": exports[0] if exports else None})
     return render("overview.html", cards=cards, base=base, title="flowvault archives", query=query, sort=sort,
-                  sorts=SORTS)
+                  sorts=SORTS, only=ONLY)
 
 
 # -- flow page ------------------------------------------------------------------------
@@ -198,10 +207,31 @@ def flow_page(name: str, root: Path, fid: str, rev: str | None, base: str = "") 
     relations = {k: relation_items(settings[k]) for k in sorted(RELATIONS) if relation_items(settings.get(k))}
     empty = [k for k in sorted(RELATIONS) if relation_items(settings.get(k)) == []]
     commits = history.log([f"{FLOWS_DIR}/{fid}-*"])
+    imported = imported_as(history, snap, rev)
     return render("flow.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), rev=rev,
                   settings=plain, relations=relations, empty=empty, versions=versions, commits=commits, base=base,
-                  in_archive=set(snap.flows),
+                  in_archive=set(snap.flows), imported=imported,
                   title=f"{snap.flows[fid].get('name')} (#{fid})")
+
+
+def imported_as(history: History, snap: Snapshot, rev: str | None) -> dict[str, list[tuple[str, str]]]:
+    """Source flow → (target profile, target flow ID) from the ID maps the imports recorded
+    (``imports/<profile>.json``) in the same revision."""
+    from ..canonical import loads
+
+    sha = history.resolve(rev or "HEAD") if history.head() is not None else None
+    out: dict[str, list[tuple[str, str]]] = {}
+    for path in history.files_at(sha, IMPORTS_DIR) if sha else []:
+        raw = snap.read_path(path)
+        try:
+            flows = loads(raw or b"{}").get("flows") or {}
+        except (ValueError, AttributeError):
+            continue  # an ID map that does not parse is the importer's to refuse, not a page's
+        profile = path.removeprefix(f"{IMPORTS_DIR}/").removesuffix(".json")
+        for src, entry in flows.items() if isinstance(flows, dict) else []:
+            if isinstance(entry, dict) and "target_id" in entry:
+                out.setdefault(str(src), []).append((profile, str(entry["target_id"])))
+    return out
 
 
 def version_diff_page(name: str, root: Path, fid: str, rev: str | None, old_vid: str, new_vid: str,
@@ -243,9 +273,13 @@ def _version_block(vid: str, old: dict[str, Any] | None, new: dict[str, Any] | N
                 "changes": version_changes({}, new)}
     marks, removed = step_marks(old.get("steps") or [], new.get("steps") or [])
     graph = Markup(step_graph(new.get("steps") or [], marks, removed))
+    names = {str(s.get("id")): str(s.get("name") or "(unnamed step)") for s in new.get("steps") or []
+             if isinstance(s, dict)}
+    marked = [(sid, names.get(sid, sid), status) for sid, status in marks.items() if status != "same"]
+    marked += [(str(s.get("id")), str(s.get("name") or "(unnamed step)"), "removed") for s in removed]
     if across_versions:  # the version's own fields, not the IDs and dates each version has of its own
         old, new = _without_ids(old), _without_ids(new)
-    return {"id": vid, "status": "changed", "graph": graph, "changes": version_changes(old, new)}
+    return {"id": vid, "status": "changed", "graph": graph, "changes": version_changes(old, new), "marked": marked}
 
 
 def _without_ids(doc: dict[str, Any]) -> dict[str, Any]:
