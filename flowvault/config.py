@@ -45,6 +45,8 @@ class Profile:
     run_deadline: float = 21600.0  # seconds a whole export or import may take (6 h); then it stops, rolled back
     full_every_days: float = 7.0  # a run fetches every flow when the last full run is older (0: every run)
     sample_percent: float = 2.0  # unchanged flows re-fetched as a check of the listing's stamps (at least one)
+    push_remotes: tuple[str, ...] = ("origin",)  # where --push sends each commit (every one must hold it)
+    push_attempts: int = 3  # tries per remote; a rejected push (the remote moved) is not counted as a failure
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
@@ -76,7 +78,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "base_url": str, "api_key_env": str, "concurrency": int, "timeout": (int, float),
     "rate_limit": (int, float), "max_retries": int, "provider": str, "heartbeat_url": str,
     "secrets_allow": list, "secrets_recipient": str, "run_deadline": (int, float),
-    "full_every_days": (int, float), "sample_percent": (int, float),
+    "full_every_days": (int, float), "sample_percent": (int, float), "push_remotes": list, "push_attempts": int,
 }
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -105,6 +107,11 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
     if looks_like_a_key(str(raw["api_key_env"])):
         raise ConfigError(f"{where}: profile '{name}': api_key_env must name an environment variable, and what is "
                           "there looks like a key itself (not shown); put the key in a variable and name that")
+    if "push_remotes" in raw and (not raw["push_remotes"] or not all(
+            isinstance(x, str) and re.match(r"^[A-Za-z0-9._-]+$", x) for x in raw["push_remotes"])):
+        raise ConfigError(f"{where}: profile '{name}': 'push_remotes' must be a list of git remote names")
+    if raw.get("push_attempts", 1) < 1:
+        raise ConfigError(f"{where}: profile '{name}': 'push_attempts' must be 1 or more")
     if "secrets_allow" in raw and not all(isinstance(x, str) for x in raw["secrets_allow"]):
         raise ConfigError(f"{where}: profile '{name}': 'secrets_allow' must be a list of names")
     if "secrets_recipient" in raw and not str(raw["secrets_recipient"]).startswith("age1"):
@@ -128,8 +135,9 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
         raise ConfigError(f"{where}: profile '{name}': 'sample_percent' must be between 0 and 100")
     values = dict(raw)
     values["base_url"] = str(values["base_url"]).rstrip("/")
-    if "secrets_allow" in values:
-        values["secrets_allow"] = tuple(values["secrets_allow"])
+    for key in ("secrets_allow", "push_remotes"):
+        if key in values:
+            values[key] = tuple(values[key])
     return Profile(name=name, **values)
 
 

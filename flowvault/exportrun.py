@@ -70,11 +70,19 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         stopped.problem, stopped.result = result.problem(), result
         raise stopped
     if push and history.head() is not None:
-        try:
-            history.push()
-            rep.event("pushed", commit=history.head())
-        except PushError as e:
-            result.push_error = str(e)
+        failed = []
+        say = lambda m: rep.event("warning", message=m)  # noqa: E731
+        with history.run(say):  # under the lock: a push that rebases onto a moved remote moves HEAD
+            for remote in profile.push_remotes:  # every remote is tried; one failing keeps none from the others
+                try:
+                    held = history.push(remote, profile.push_attempts, say=say)
+                    rep.event("pushed", commit=held, remote=remote)
+                except PushError as e:
+                    failed.append(str(e))
+            if result.commit is not None:
+                result.commit = history.head()  # rebased onto a moved remote: the commit that landed
+        if failed:
+            result.push_error = "; ".join(failed)
     return result
 
 

@@ -56,6 +56,9 @@ def git_errors(root: Path, what: str) -> Iterator[None]:
         raise ArchiveError(f"{root}: {what} failed ({e.__class__.__name__}: {_first_line(e)})") from None
 
 
+#: what git says when a push is refused because the remote has commits the local branch lacks
+_REJECTED = re.compile(r"\[rejected\]|non-fast-forward|fetch first|updates were rejected", re.IGNORECASE)
+
 #: what git says when an object it needs cannot be read: the repository is damaged
 _DAMAGE = re.compile(r"unable to read|is corrupt|bad object|invalid object|loose object|corrupt|"
                      r"missing (blob|tree|commit)|does not point to a valid object", re.IGNORECASE)
@@ -342,25 +345,91 @@ class History:
                 "(no git identity configured: flowvault's fallback)")
 
     def remote_status(self, remote: str = "origin") -> tuple[bool, str] | None:
-        """None without the remote, else whether ``git ls-remote`` reaches it."""
+        """None without the remote, else whether ``git ls-remote`` reaches it and a dry-run push
+        of HEAD's branch would be taken (writable, and not behind on flowvault's side)."""
         if remote not in [r.name for r in self.repo.remotes]:
             return None
         try:
             self.repo.git.ls_remote("--heads", remote, kill_after_timeout=20)
         except GitCommandError as e:
             return False, f"'{remote}' unreachable ({_git_msg(e)})"
-        return True, f"'{remote}' reachable"
+        if self.head() is None:
+            return True, f"'{remote}' reachable (nothing committed yet to try a push with)"
+        try:
+            branch = self.repo.active_branch.name
+            self.repo.git.push("--dry-run", remote, f"HEAD:refs/heads/{branch}", kill_after_timeout=60)
+        except TypeError:
+            return False, f"'{remote}' reachable, but HEAD is not on a branch: nothing can be pushed"
+        except GitCommandError as e:
+            if _REJECTED.search(str(e.stderr or e)):
+                return True, (f"'{remote}' reachable and writable; it has commits this archive does not "
+                              "(the next push fetches them)")
+            return False, f"'{remote}' reachable, but a push would fail ({_git_msg(e)})"
+        return True, f"'{remote}' reachable and writable"
 
-    def push(self, remote: str = "origin") -> None:
+    def push(self, remote: str = "origin", attempts: int = 3, delay: float = 2.0,
+             say: Callable[[str], None] = lambda _: None) -> str:
+        """Push HEAD's branch to ``remote`` and prove it landed: the remote's branch must then name
+        HEAD's commit. A failed attempt is retried (``delay``, doubling); a rejected one (the remote
+        moved) fetches, and rebases only when the remote's new commits touch none of flowvault's
+        paths — otherwise it refuses, naming them. Returns the commit the remote holds."""
         if remote not in [r.name for r in self.repo.remotes]:
             raise PushError(f"{self.root}: no git remote '{remote}' to push to "
                             f"(add one with: git -C {self.root} remote add {remote} URL)")
         try:
             branch = self.repo.active_branch.name
-            self.repo.git.push(remote, f"HEAD:refs/heads/{branch}")
-        except (GitCommandError, TypeError) as e:
-            why = _git_msg(e) if isinstance(e, GitCommandError) else "HEAD is not on a branch"
-            raise PushError(f"{self.root}: push to '{remote}' failed ({why}); the local commit is kept") from None
+        except TypeError:
+            raise PushError(f"{self.root}: push to '{remote}' failed (HEAD is not on a branch); "
+                            "the local commit is kept") from None
+        why = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.repo.git.push(remote, f"HEAD:refs/heads/{branch}", kill_after_timeout=120)
+            except GitCommandError as e:
+                why = _git_msg(e)
+                if _REJECTED.search(str(e.stderr or e)):
+                    self._take_remote_commits(remote, branch)
+                    why = f"the remote had moved; rebased onto it ({why})"
+                    continue  # at once: the next attempt pushes the rebased commit
+                if attempt < attempts:
+                    say(f"push to '{remote}' failed ({why}); trying again in {delay:g} s "
+                        f"(attempt {attempt + 1} of {attempts})")
+                    time.sleep(delay)
+                    delay *= 2
+                continue
+            head = self.head()
+            held = self._remote_head(remote, branch)
+            if held == head:
+                return str(head)
+            why = (f"the remote's '{branch}' names {held[:10] if held else 'nothing'} after the push, "
+                   f"not {str(head)[:10]}")
+        raise PushError(f"{self.root}: push to '{remote}' failed after {attempts} attempt(s) ({why}); "
+                        "the local commit is kept")
+
+    def _remote_head(self, remote: str, branch: str) -> str | None:
+        try:
+            out = self.repo.git.ls_remote(remote, f"refs/heads/{branch}", kill_after_timeout=60)
+        except GitCommandError:
+            return None
+        return out.split()[0] if out.strip() else None
+
+    def _take_remote_commits(self, remote: str, branch: str) -> None:
+        """The remote moved: fetch it; rebase onto it when its new commits touch none of flowvault's
+        paths (a README, a CI file someone added); else refuse, naming the commits and paths."""
+        with git_errors(self.root, f"git fetch {remote}"):
+            self.repo.git.fetch(remote, f"refs/heads/{branch}", kill_after_timeout=120)
+            theirs = self.repo.git.rev_parse("FETCH_HEAD")
+            touched = [p for p in self.repo.git.log("--name-only", "--format=", f"HEAD..{theirs}").splitlines()
+                       if p.strip()]
+        ours = sorted({p for p in touched if p.split("/")[0] in OWN_PATHS})
+        if ours:
+            commits = self.repo.git.log("--format=%h %s", f"HEAD..{theirs}").splitlines()
+            raise PushError(f"{self.root}: push to '{remote}' refused: the remote's '{branch}' has commits "
+                            f"this archive does not ({'; '.join(commits[:3])}) that change flowvault's files "
+                            f"({', '.join(ours[:5])}); nothing was rebased, the local commit is kept — "
+                            "reconcile by hand (git pull --rebase) or push elsewhere")
+        with git_errors(self.root, "git rebase"), self.repo.git.custom_environment(**self._identity()):
+            self.repo.git.rebase("-q", theirs)
 
     # -- reading history ---------------------------------------------------------
 

@@ -41,7 +41,7 @@ EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
     "unclassified": {"flow_id": (str,), "field": (str,), "steps": (int,), "samples": (list,), "message": (str,)},
     "retry": {"method": (str,), "path": (str,), "attempt": (int,), "wait": (float, int)},
     "warning": {"message": (str,)},
-    "pushed": {"commit": (str,)},
+    "pushed": {"commit": (str,), "remote": (str,)},
     "profile_failed": {"exit_code": (int,), "message": (str,)},
     "summary": {"title": (str,), "ok": (bool,), "details": (dict,)},
     "error": {"exit_code": (int,), "message": (str,)},

@@ -65,8 +65,8 @@ def ui_real(real_flows: dict[str, Any]) -> Iterator[str]:
         yield url
 
 
-def test_the_first_changed_step_of_a_61_step_flow_is_in_view_when_the_diff_loads(browser: Any, ui_real: str,  # noqa: F811
-                                                                               real_flows: dict[str, Any]) -> None:
+def test_the_first_changed_step_of_a_61_step_flow_is_in_view_when_the_diff_loads(
+        browser: Any, ui_real: str, real_flows: dict[str, Any]) -> None:  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     page.goto(f"{ui_real}/a/archive/commit/{real_flows['edited']}")
     changed = page.locator(f'section.flow-change[data-flow="{real_flows["big"]}"] g.step-changed')

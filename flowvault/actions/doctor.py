@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ..archive import Archive
 from ..canonical import Secrets, dumps, loads
 from ..client import DOCUMENTED_RATE, ApiClient, client_for
 from ..config import Config, Profile, load_config
@@ -156,7 +158,7 @@ def secret_flags(docs: list[Any]) -> set[str]:
     return found
 
 
-def check_archive(path: Path) -> list[Check]:
+def check_archive(path: Path, config: Config | None = None) -> list[Check]:
     if not path.exists():
         return [Check(True, f"archive {path}", "does not exist yet: the first export creates it")]
     try:
@@ -166,9 +168,17 @@ def check_archive(path: Path) -> list[Check]:
     checks = [Check(True, f"archive {path}", f"git repository, HEAD {(history.head() or 'none (no commit yet)')[:10]}")]
     ident = history.identity()
     checks.append(Check(True, f"archive {path}: committer", ident))
-    remote = history.remote_status()
-    if remote is not None:
-        checks.append(Check(remote[0], f"archive {path}: remote", remote[1]))
+    source = None
+    with contextlib.suppress(FlowvaultError, OSError, AttributeError):
+        source = Archive(path).read_manifest().get("source", {}).get("profile")
+    profile = config.profiles.get(source) if config is not None and isinstance(source, str) else None
+    for name in profile.push_remotes if profile is not None else ("origin",):
+        remote = history.remote_status(name)
+        if remote is not None:
+            checks.append(Check(remote[0], f"archive {path}: remote", remote[1]))
+        elif profile is not None and name != "origin":  # named in the config, missing here
+            checks.append(Check(False, f"archive {path}: remote", f"no git remote '{name}' (push_remotes names it; "
+                                f"add it with: git -C {path} remote add {name} URL)"))
     return checks
 
 
@@ -185,14 +195,13 @@ def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Pa
     for p in chosen:
         checks += check_profile(p)
     for a in archives:
-        checks += check_archive(a)
+        checks += check_archive(a, config)
         checks += check_next_export(a, config)
     return checks
 
 
 def check_next_export(path: Path, config: Config) -> list[Check]:
     """What the next export into this archive will fetch: only what changed, or every flow and why."""
-    from ..archive import Archive
     from ..exportrun import fetch_plan, secret_policy
 
     try:
