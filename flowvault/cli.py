@@ -137,11 +137,14 @@ def main() -> None:
 @concurrency_option
 @click.option("--keep-secrets", is_flag=True, help="Archive secret variable values instead of redacting them.")
 @click.option("--message", "-m", default=None, help="Commit message subject.")
-@click.option("--push", is_flag=True, help="Push the commit to the archive's 'origin' remote.")
+@click.option("--push", is_flag=True,
+              help="Push the commit to each remote of the profile's push_remotes (default origin) and check it landed.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Write a JSON run report here (atomically), for monitoring.")
 @click.option("--heartbeat-url", default=None, metavar="URL",
               help="GET URL on success, POST URL/fail on failure (healthchecks.io style).")
+@click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Write a Prometheus textfile here (node_exporter's textfile collector), per profile.")
 @click.option("--retarget", is_flag=True,
               help="Export into an archive that records another profile or base URL as its source.")
 @click.option("--allow-mass-removal", is_flag=True,
@@ -152,8 +155,8 @@ def main() -> None:
 @log_option
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
-           report_path: Path | None, heartbeat_url: str | None, retarget: bool, allow_mass_removal: bool,
-           full: bool, log_format: str) -> None:
+           report_path: Path | None, heartbeat_url: str | None, metrics_path: Path | None, retarget: bool,
+           allow_mass_removal: bool, full: bool, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
@@ -166,7 +169,8 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
                              "or export them all with --all-profiles (one archive each)")
         profile = next(iter(config.profiles))
     export_command(config, None if all_profiles else profile, archive_dir,
-                   flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, log_format=log_format,
+                   flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, metrics_path=metrics_path,
+                   log_format=log_format,
                    concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
                    retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 

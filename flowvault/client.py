@@ -33,6 +33,7 @@ class Stats:
     requests: int = 0
     retries: int = 0
     writes: int = 0
+    throttled: int = 0  # 429 replies (each waited out, never a failure)
 
 
 class ApiClient:
@@ -110,6 +111,7 @@ class ApiClient:
                 self._pause_until = max(self._pause_until, time.monotonic() + wait)
                 waits += 1
                 self.stats.retries += 1
+                self.stats.throttled += 1
                 self._on_event({"event": "retry", "method": method, "path": path, "attempt": attempt + waits,
                                 "status": 429, "error": None, "wait": round(wait, 3)})
                 await anyio.sleep(wait)

@@ -63,6 +63,7 @@ class ExportResult:
     push_error: str | None = None
     requests: int = 0
     retries: int = 0
+    throttled: int = 0  # 429 replies waited out
     seconds: float = 0.0
     full_because: str | None = None  # why every flow was fetched (None: only what changed, plus a sample)
     fetched: int = 0  # flows fetched from the API (the sample included)
@@ -294,7 +295,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
     archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
                            new_entries, mode, policy.recipient if policy.mode == "encrypt" else None)
-    result.requests, result.retries = api.stats.requests, api.stats.retries
+    result.requests, result.retries, result.throttled = api.stats.requests, api.stats.retries, api.stats.throttled
     result.seconds = time.monotonic() - started
     for w in result.warnings:
         rep.event("warning", message=w)

@@ -1,5 +1,5 @@
-"""What an export run leaves for monitoring: each profile's outcome, the JSON run report and the
-heartbeat ping (the run's diff page beside the report is drawn by the export action, with the UI)."""
+"""What an export run leaves for monitoring: each profile's outcome, the JSON run report, the
+Prometheus textfile and the heartbeat ping (the run's diff page beside the report is drawn by the export action, with the UI)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,57 @@ def write_report(path: Path, outcomes: list[Outcome], started: dt.datetime) -> N
               "exit_code": max((o.exit_code for o in outcomes), default=0),
               "profiles": {o.profile: o.report() for o in outcomes}}
     atomic_write(path, dumps(report))
+
+
+#: (metric, help, what of an outcome) per profile in the textfile; last success is kept across runs
+METRICS = (
+    ("flowvault_flows", "Flows the last export listed", lambda o: o.result.listed if o.result else None),
+    ("flowvault_failed_flows", "Flows the last export could not fetch (each kept its last archived copy)",
+     lambda o: len(o.result.failed) if o.result else None),
+    ("flowvault_removed_flows", "Flows the last export recorded as removed",
+     lambda o: len(o.result.changes.removed) if o.result else None),
+    ("flowvault_changed_flows", "Flows the last export added or changed",
+     lambda o: len(o.result.changes.added) + len(o.result.changes.changed) if o.result else None),
+    ("flowvault_run_duration_seconds", "How long the last export took", lambda o: o.seconds),
+    ("flowvault_requests", "API requests the last export made", lambda o: o.result.requests if o.result else None),
+    ("flowvault_throttled_replies", "429 replies the last export waited out",
+     lambda o: o.result.throttled if o.result else None),
+    ("flowvault_exit_code", "The last export's exit code (0: success)", lambda o: o.exit_code),
+)
+LAST_SUCCESS = "flowvault_last_success_timestamp_seconds"
+
+
+def write_metrics(path: Path, outcomes: list[Outcome], now: float) -> None:
+    """A Prometheus textfile (node_exporter's textfile collector) for the run, one series per
+    profile; the last success time of a profile that did not succeed now is kept from the file
+    the previous run left, so that an alert on "no success in 26 h" sees the truth. Written
+    atomically (``write_to_textfile``)."""
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client.parser import text_string_to_metric_families
+
+    previous: dict[str, float] = {}
+    try:
+        for family in text_string_to_metric_families(path.read_text(encoding="utf-8")):
+            if family.name == LAST_SUCCESS:
+                previous |= {s.labels.get("profile", ""): s.value for s in family.samples}
+    except (OSError, ValueError):
+        pass  # no file yet, or not ours: the last success is then unknown before this run
+    registry = CollectorRegistry()
+    gauges = {name: Gauge(name, text, ["profile"], registry=registry) for name, text, _ in METRICS}
+    last = Gauge(LAST_SUCCESS, "When the profile's last fully successful export finished (Unix time)", ["profile"],
+                 registry=registry)
+    for o in outcomes:
+        for name, _, value in METRICS:
+            got = value(o)
+            if got is not None:
+                gauges[name].labels(profile=o.profile).set(got)
+        when = now if o.problem is None else previous.get(o.profile)
+        if when is not None:
+            last.labels(profile=o.profile).set(when)
+    for profile, when in previous.items():  # profiles not run this time keep their line
+        if profile not in {o.profile for o in outcomes}:
+            last.labels(profile=profile).set(when)
+    write_to_textfile(str(path), registry)
 
 
 def heartbeat(url: str, outcomes: list[Outcome], rep: Reporter) -> None:

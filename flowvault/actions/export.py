@@ -16,7 +16,7 @@ from ..config import Config, Profile
 from ..errors import FlowvaultError, ProfilesFailed, UsageError
 from ..exportrun import export_profile
 from ..output import Reporter
-from ..runreport import Outcome, heartbeat, worst, write_report
+from ..runreport import Outcome, heartbeat, worst, write_metrics, write_report
 from ..signals import StoppedAfterCommit
 
 
@@ -61,7 +61,8 @@ def write_html_diff(archive: Path, commit: str, path: Path) -> None:
 
 
 def export_command(config: Config, profile: str | None, archive_dir: Path, *, flows: tuple[str, ...] = (),
-                   report_path: Path | None = None, heartbeat_url: str | None = None, log_format: str = "text",
+                   report_path: Path | None = None, heartbeat_url: str | None = None,
+                   metrics_path: Path | None = None, log_format: str = "text",
                    **options: Any) -> list[Outcome]:
     """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats. A run
     that did not fully succeed raises, after the report is written and the heartbeat sent."""
@@ -82,6 +83,11 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
         except FlowvaultError as e:
             outcomes = [Outcome(prof.name, None, e)]
         outcomes[0].seconds = time.monotonic() - clock
+    if metrics_path is not None:
+        try:
+            write_metrics(metrics_path, outcomes, time.time())
+        except OSError as e:  # monitoring that cannot be written is a warning, never a failed backup
+            rep.event("warning", message=f"metrics not written to {metrics_path}: {e.strerror or e}")
     if report_path is not None:
         write_report(report_path, outcomes, started)
         for o in outcomes:
