@@ -143,6 +143,11 @@ def main() -> None:
               help="Write a JSON run report here (atomically), for monitoring.")
 @click.option("--heartbeat-url", default=None, metavar="URL",
               help="GET URL on success, POST URL/fail on failure (healthchecks.io style).")
+@click.option("--shard", default=None, metavar="I/N",
+              help="With --all-profiles: run only shard I of N (0-based; stable per profile name). Default: "
+                   "JOB_COMPLETION_INDEX/JOB_COMPLETIONS when set (a Kubernetes Indexed Job).")
+@click.option("--spread", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="With --all-profiles: start each profile at a stable offset within this many seconds.")
 @click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Write a Prometheus textfile here (node_exporter's textfile collector), per profile.")
 @click.option("--retarget", is_flag=True,
@@ -155,13 +160,15 @@ def main() -> None:
 @log_option
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
-           report_path: Path | None, heartbeat_url: str | None, metrics_path: Path | None, retarget: bool,
-           allow_mass_removal: bool, full: bool, log_format: str) -> None:
+           report_path: Path | None, heartbeat_url: str | None, shard: str | None, spread: float,
+           metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
     if all_profiles and (profile or flows):
         raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
+    if not all_profiles and (shard or spread):
+        raise click.UsageError("--shard and --spread share out the profiles of --all-profiles")
     config = load_config(config_path)
     if not all_profiles and profile is None:
         if len(config.profiles) != 1:
@@ -170,7 +177,7 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
         profile = next(iter(config.profiles))
     export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, metrics_path=metrics_path,
-                   log_format=log_format,
+                   log_format=log_format, shard=shard, spread=spread,
                    concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
                    retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 

@@ -42,6 +42,7 @@ EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
     "retry": {"method": (str,), "path": (str,), "attempt": (int,), "wait": (float, int)},
     "warning": {"message": (str,)},
     "pushed": {"commit": (str,), "remote": (str,)},
+    "scheduled": {"delay_s": (float, int)},
     "profile_failed": {"exit_code": (int,), "message": (str,)},
     "summary": {"title": (str,), "ok": (bool,), "details": (dict,)},
     "error": {"exit_code": (int,), "message": (str,)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,13 @@ from ..archive import atomic_write
 from ..config import Config, Profile
 from ..errors import FlowvaultError, ProfilesFailed, UsageError
 from ..exportrun import export_profile
+from ..fleet import parse_shard, pick, start_offset
 from ..output import Reporter
 from ..runreport import Outcome, heartbeat, worst, write_metrics, write_report
 from ..signals import StoppedAfterCommit
 
 
-async def export_all(profiles: list[Profile], archive_root: Path, *, log_format: str = "text",
+async def export_all(profiles: list[Profile], archive_root: Path, *, log_format: str = "text", spread: float = 0.0,
                      **kwargs: Any) -> list[Outcome]:
     """Every profile concurrently, each into ``archive_root/<profile>`` (its own git repo);
     one failing profile does not stop the others."""
@@ -30,8 +32,12 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
                          "archive per profile (ROOT/<profile>)")
 
     async def one(profile: Profile) -> None:
-        started = time.monotonic()
         rep = Reporter(log_format, progress=False, context={"profile": profile.name})
+        delay = start_offset(profile.name, spread)
+        if delay:
+            rep.event("scheduled", delay_s=delay)
+            await anyio.sleep(delay)
+        started = time.monotonic()
         try:
             result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
             outcome = Outcome(profile.name, result, result.problem())
@@ -62,15 +68,20 @@ def write_html_diff(archive: Path, commit: str, path: Path) -> None:
 
 def export_command(config: Config, profile: str | None, archive_dir: Path, *, flows: tuple[str, ...] = (),
                    report_path: Path | None = None, heartbeat_url: str | None = None,
-                   metrics_path: Path | None = None, log_format: str = "text",
-                   **options: Any) -> list[Outcome]:
+                   metrics_path: Path | None = None, log_format: str = "text", shard: str | None = None,
+                   spread: float = 0.0, **options: Any) -> list[Outcome]:
     """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats. A run
     that did not fully succeed raises, after the report is written and the heartbeat sent."""
     started = dt.datetime.now(dt.UTC)
     rep = Reporter(log_format)
     if profile is None:
-        profiles = [config.profiles[name] for name in sorted(config.profiles)]
-        outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, **options))
+        names = pick(sorted(config.profiles), parse_shard(shard, os.environ))
+        if not names:
+            raise UsageError(f"shard {shard or os.environ.get('JOB_COMPLETION_INDEX')} has no profile of the "
+                             f"{len(config.profiles)} in {config.path}: use fewer shards")
+        profiles = [config.profiles[name] for name in names]
+        outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, spread=spread,
+                                               **options))
     else:
         prof = config.profile(profile)
         clock = time.monotonic()

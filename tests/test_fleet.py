@@ -1,0 +1,88 @@
+"""A fleet of companies (#23): shards that pick a stable subset of profiles (``--shard I/N``, or
+Kubernetes' Indexed Job variables), run here as N processes; start offsets stable per profile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from flowvault.cli import main
+from flowvault.errors import UsageError
+from flowvault.fleet import parse_shard, pick, shard_of, start_offset
+
+from .conftest import write_config
+
+NAMES = [f"company-{i:03d}" for i in range(200)]
+
+
+def test_shards_split_the_profiles_once_each_and_stay_put() -> None:
+    for count in (1, 2, 3, 7, 50):
+        shards = [pick(NAMES, (i, count)) for i in range(count)]
+        assert sorted(n for s in shards for n in s) == sorted(NAMES)  # every profile, exactly once
+        assert all(shard_of(n, count) == i for i, s in enumerate(shards) for n in s)
+    sizes = [len(pick(NAMES, (i, 4))) for i in range(4)]
+    assert min(sizes) > 30  # spread, not piled on one shard
+    assert pick(NAMES, None) == NAMES
+    assert shard_of("company-007", 4) == shard_of("company-007", 4)  # no hash seed in it
+
+
+def test_start_offsets_are_stable_and_within_the_window() -> None:
+    offsets = [start_offset(n, 900) for n in NAMES]
+    assert all(0 <= o < 900 for o in offsets) and len(set(offsets)) > 150
+    assert start_offset("company-001", 900) == start_offset("company-001", 900)
+    assert start_offset("company-001", 0) == 0.0
+
+
+def test_the_shard_comes_from_the_flag_or_an_indexed_job_and_is_refused_when_wrong() -> None:
+    assert parse_shard("1/3", {}) == (1, 3)
+    assert parse_shard(None, {"JOB_COMPLETION_INDEX": "2", "JOB_COMPLETIONS": "4"}) == (2, 4)
+    assert parse_shard(None, {}) is None
+    for bad in ("3/3", "x", "1/0", "-1/2"):
+        with pytest.raises(UsageError, match="not a shard"):
+            parse_shard(bad, {})
+
+
+def summaries(out: str) -> list[str]:
+    return [e["profile"] for e in map(orjson.loads, filter(None, out.splitlines())) if e.get("event") == "summary"]
+
+
+def test_n_shard_processes_export_each_profile_exactly_once(make_server: Any, tmp_path: Path,
+                                                            monkeypatch: Any) -> None:
+    server = make_server(flows=3, companies=2, empty_companies=3)
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    root = tmp_path / "root"
+    procs = []
+    for index in range(3):  # shard 2 learns its place from the Indexed Job's variables, as on Kubernetes
+        flag = ["--shard", f"{index}/3"] if index < 2 else []
+        env = {**os.environ, **({"JOB_COMPLETION_INDEX": "2", "JOB_COMPLETIONS": "3"} if index == 2 else {})}
+        procs.append(subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config),
+                                       "--all-profiles", "--archive", str(root), *flag, "--log-format", "json"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    outs = [p.communicate(timeout=120) for p in procs]
+    exported = [name for out, _ in outs for name in summaries(out)]
+    profiles = [c.name for c in server.sim.state.companies]
+    assert all(p.returncode in (0, 2) for p in procs), [err for _, err in outs]
+    assert sorted(exported) == sorted(profiles), exported  # each exactly once, across the shards
+    assert sorted(p.name for p in root.iterdir()) == sorted(profiles)
+    for index, (out, _) in enumerate(outs):
+        assert sorted(summaries(out)) == pick(sorted(profiles), (index, 3))
+
+
+def test_spread_starts_each_profile_at_its_offset(server: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    result = CliRunner().invoke(main, ["export", "--config", str(config), "--all-profiles", "--archive",
+                                       str(tmp_path / "root"), "--spread", "0.5", "--log-format", "json"])
+    assert result.exit_code == 0, result.output
+    scheduled = {e["profile"]: e["delay_s"] for e in map(orjson.loads, filter(None, result.output.splitlines()))
+                 if e.get("event") == "scheduled"}
+    assert scheduled and all(scheduled[p] == start_offset(p, 0.5) for p in scheduled)
+    alone = CliRunner().invoke(main, ["export", "--config", str(config), "-p", "company-a", "--archive",
+                                      str(tmp_path / "one"), "--spread", "5"])
+    assert alone.exit_code == 2 and "--all-profiles" in alone.output
