@@ -214,6 +214,21 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
 
 @main.command()
 @config_option
+@click.option("--shard", default=None, metavar="I/N",
+              help="Only the profiles of shard I of N (default: JOB_COMPLETION_INDEX/JOB_COMPLETIONS when set).")
+def profiles(config_path: Path | None, shard: str | None) -> None:
+    """List the config's profiles, one per line (those of one shard with --shard): for scripts
+    that fetch each profile's archive before ``export --all-profiles --shard``."""
+    import os
+
+    from .fleet import parse_shard, pick
+
+    for name in pick(sorted(load_config(config_path).profiles), parse_shard(shard, os.environ)):
+        click.echo(name)
+
+
+@main.command()
+@config_option
 @click.option("--target", "-t", required=True, help="Profile of the company to restore into.")
 @archive_option
 @click.option("--flow", required=True, metavar="ID|NAME", help="The flow to bring back.")

@@ -75,10 +75,12 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
     started = dt.datetime.now(dt.UTC)
     rep = Reporter(log_format)
     if profile is None:
-        names = pick(sorted(config.profiles), parse_shard(shard, os.environ))
-        if not names:
-            raise UsageError(f"shard {shard or os.environ.get('JOB_COMPLETION_INDEX')} has no profile of the "
-                             f"{len(config.profiles)} in {config.path}: use fewer shards")
+        chosen = parse_shard(shard, os.environ)
+        names = pick(sorted(config.profiles), chosen)
+        if not names and chosen is not None:  # more shards than the hash gives profiles: this one has none
+            rep.event("warning", message=f"shard {chosen[0]}/{chosen[1]} has none of the {len(config.profiles)} "
+                      f"profiles of {config.path} (each profile's shard is a hash of its name); nothing to export")
+            return []
         profiles = [config.profiles[name] for name in names]
         outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, spread=spread,
                                                **options))
