@@ -351,12 +351,14 @@ def _label(snap: Snapshot | None) -> str:
 
 
 def parent_of(root: Path, sha: str) -> str:
-    """The revision before ``sha`` for a diff link, or "" for the first commit."""
+    """The revision before ``sha`` for a diff, or "" (nothing) for the first commit — and for a
+    commit before the first export (an archive kept in a repository that had other files first)."""
     history = History.open(root)
     try:
-        return history.resolve(f"{sha}~1")
+        parent = history.resolve(f"{sha}~1")
     except (UsageError, ArchiveError):
         return ""
+    return parent if history.read(parent, MANIFEST) is not None else ""
 
 
 # -- deleted flows ---------------------------------------------------------------------
