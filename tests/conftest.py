@@ -155,14 +155,3 @@ def git_stopping_at(folder: Path, step: str, *, first: str = "", then: str = "",
     wrapper.chmod(0o755)
     return dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper)), ready
 
-
-#: module-scoped archives that take seconds to make: the tests that read one run on one worker,
-#: so that it is made once per run rather than once per worker (``--dist loadgroup``)
-SHARED_ARCHIVES = ("reviewed_once", "real_flows", "many")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        shared = [name for name in SHARED_ARCHIVES if name in getattr(item, "fixturenames", ())]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))

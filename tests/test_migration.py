@@ -164,8 +164,10 @@ def test_verification_after_import_catches_a_dropped_step(world: Any) -> None:
 
 #: every policy × both phases: the first create in flight (nothing created yet) and a later one (some
 #: created, recorded, and the in-flight one to adopt); a third moment would run the same code again
+#: plus one dialect that holds its references inside JSON in a string (the hardest to remap when a
+#: killed create is adopted and finished); every dialect's remapping is tested above, kill or not
 KILLS = [("flat", policy, moment) for policy in ("skip", "rename", "replace") for moment in (0, 9)] + [
-    (dialect, "rename", 5) for dialect in DIALECTS if dialect != "flat"]
+    ("config-json", "rename", 5)]
 
 
 @pytest.mark.parametrize("world, policy, moment", KILLS, indirect=["world"])

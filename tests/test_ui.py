@@ -108,7 +108,7 @@ def started(archive: Path, *extra: Any) -> Iterator[str]:
                 pytest.fail("flowvault ui did not stop on SIGTERM")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ui(reviewed_once: dict[str, Any]) -> Iterator[str]:
     with started(reviewed_once["archive"]) as url:
         yield url
