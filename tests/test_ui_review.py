@@ -144,7 +144,7 @@ def test_pages_hold_a_window_800_px_wide(browser: Any, ui_real: str, real_flows:
 
 
 @pytest.fixture(scope="module")
-def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """An archive of 160 flows (more than one page of the overview), one edited in the last export."""
     from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
@@ -159,14 +159,17 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         last = max(company.flows, key=lambda f: company.flows[f]["name"])
         state.update_flow(company, last, {"flow": {"name": "Zz nightly edit of the price feed"}})
         assert flowvault(*args).returncode == 0
-        yield folder / "archive"
+        labelled = {fid: {company.labels[lid]["name"] for lid in f["_labels"]} for fid, f in company.flows.items()}
+        label = sorted({n for names in labelled.values() for n in names})[0]
+        yield {"archive": folder / "archive", "disabled": sum(not f["enabled_at"] for f in company.flows.values()),
+               "label": label, "labelled": sum(label in names for names in labelled.values())}
     finally:
         env.undo()
         server.stop()
 
 
-def test_the_overview_finds_sorts_and_pages_its_flows(browser: Any, many: Path) -> None:  # noqa: F811
-    with started(many) as url:
+def test_the_overview_finds_sorts_and_pages_its_flows(browser: Any, many: dict[str, Any]) -> None:  # noqa: F811
+    with started(many["archive"]) as url:
         first = httpx.get(url + "/")
         assert first.status_code == 200 and len(first.content) < 300 * 1024
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -188,6 +191,14 @@ def test_the_overview_finds_sorts_and_pages_its_flows(browser: Any, many: Path) 
         page.select_option('select[name="only"]', "changed")
         page.click("form.find button")
         assert rows.count() == 1
+        page.select_option('select[name="only"]', "disabled")
+        page.click("form.find button")
+        assert f"{many['disabled']} of 160 flows" in page.locator(".matched").inner_text()
+        page.select_option('select[name="only"]', "")
+        page.select_option('select[name="label"]', many["label"])
+        page.click("form.find button")
+        assert f"{many['labelled']} of 160 flows" in page.locator(".matched").inner_text()
+        assert all(many["label"] in r for r in page.locator("td.labels").all_text_contents())
         page.close()
 
 

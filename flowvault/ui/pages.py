@@ -114,20 +114,46 @@ def changed_in(history: History, commit: Commit | None) -> set[str]:
     return {fid for fid, e in new.items() if old.get(fid, {}).get("files") != e.get("files")}
 
 
-ONLY = {"changed": "changed in the last export", "failed": "failed in the last export (kept their copy)"}
+ONLY = {"changed": "changed in the last export", "failed": "failed in the last export (kept their copy)",
+        "disabled": "disabled"}
+_FACTS: dict[tuple[str, str], dict[str, tuple[bool, tuple[str, ...]]]] = {}  # (archive, commit) → flow facts
+
+
+def flow_facts(history: History, sha: str, snap: Snapshot) -> dict[str, tuple[bool, tuple[str, ...]]]:
+    """Flow ID → (enabled, label names) at a commit, from each flow.json; kept for the last few
+    commits asked for (a commit never changes, and an overview asks on every load)."""
+    key = (str(history.root), sha)
+    if key not in _FACTS:
+        facts = {}
+        for fid in snap.flows:
+            try:
+                settings = snap.read_json(fid, "flow.json")
+            except ArchiveError:
+                continue  # an unreadable flow is verify's to name; the overview lists it all the same
+            labels = settings.get("labels") if isinstance(settings, dict) else None
+            names = tuple(str(x.get("name")) for x in relation_items(labels) or [] if isinstance(x, dict))
+            facts[fid] = (bool(isinstance(settings, dict) and settings.get("enabled_at")), names)
+        while len(_FACTS) >= 4:
+            _FACTS.pop(next(iter(_FACTS)))
+        _FACTS[key] = facts
+    return _FACTS[key]
 
 
 def listed_flows(snap: Snapshot, changed: set[str], failed: set[str], q: str = "", sort: str = "changed",
-                 only: str = "", page: int = 1) -> dict[str, Any]:
+                 only: str = "", page: int = 1, facts: dict[str, tuple[bool, tuple[str, ...]]] | None = None,
+                 label: str = "") -> dict[str, Any]:
     """One page of an archive's flows: found by part of the name or the ID, optionally only those
-    changed (or failed) in the last export, sorted; with the total that matched."""
+    changed (or failed) in the last export, disabled, or with a label, sorted; with the total that matched."""
     needle = q.strip().casefold()
-    keep = {"changed": changed, "failed": failed}.get(only)
+    facts = facts or {}
+    keep = {"changed": changed, "failed": failed,
+            "disabled": {fid for fid, (enabled, _) in facts.items() if not enabled}}.get(only)
     rows = [{"id": fid, "name": str(e.get("name")), "versions": e.get("versions"), "changed": fid in changed,
-             "failed": fid in failed}
+             "failed": fid in failed, "disabled": not facts.get(fid, (True, ()))[0],
+             "labels": facts.get(fid, (True, ()))[1]}
             for fid, e in snap.flows.items()
             if (not needle or needle in str(e.get("name")).casefold() or needle == fid)
-            and (keep is None or fid in keep)]
+            and (keep is None or fid in keep) and (not label or label in facts.get(fid, (True, ()))[1])]
     keys: dict[str, Any] = {
         "changed": lambda r: (not r["changed"], r["name"].casefold(), id_key(r["id"])),
         "name": lambda r: (r["name"].casefold(), id_key(r["id"])),
@@ -159,7 +185,7 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
         exports = exports_of(history, max_count=8)
         export_shas = {c.sha for c in exports}
         kinds = {c.sha: "export" if c.sha in export_shas else "import" for c in commits}
-        flows: dict[str, Any] = {"rows": [], "matched": 0, "page": 1, "pages": 1, "total": 0}
+        flows: dict[str, Any] = {"rows": [], "matched": 0, "page": 1, "pages": 1, "total": 0, "all_labels": []}
         source: Any = {}
         if commits:
             snap = open_snapshot(history, "HEAD")
@@ -168,8 +194,10 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
                        str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
         if commits:
             failed = {m.group(1) for line in run["failed"] if (m := re.search(r"\(#([^)]+)\)", line))}
+            facts = flow_facts(history, history.resolve("HEAD"), snap)
             flows = listed_flows(snap, changed_in(history, exports[0] if exports else None), failed,
-                                 query.get("q", ""), sort, query.get("only", ""), page)
+                                 query.get("q", ""), sort, query.get("only", ""), page, facts, query.get("label", ""))
+            flows["all_labels"] = sorted({n for _, names in facts.values() for n in names})
         cards.append({"name": name, "commits": commits, "kinds": kinds, "flows": flows, "source": source,
                       "run": run, "last_export": exports[0] if exports else None})
     return render("overview.html", cards=cards, base=base, title="flowvault archives", query=query, sort=sort,

@@ -54,7 +54,7 @@ def create_app(root: Path, report: Path | None = None, config: Path = Path("flow
         return value
 
     def overview(request: Request) -> str:
-        query = {k: request.query_params.get(k, "") for k in ("q", "sort", "only", "page")}
+        query = {k: request.query_params.get(k, "") for k in ("q", "sort", "only", "page", "label")}
         return pages.overview(archives, report=pages.read_report(report) if report else None, query=query)
 
     def flow(request: Request) -> str:
