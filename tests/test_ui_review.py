@@ -220,3 +220,24 @@ def test_every_link_of_an_archive_with_deleted_flows_opens(ui_real: str, real_fl
     assert not broken and len(seen) > 20, broken
     gone = f"/flow/{real_flows['gone']}"
     assert any(gone + "?rev=" in p for p in seen) and not any(p.endswith(gone) for p in seen)
+
+
+def test_a_flow_reference_shows_the_target_id_an_import_recorded(server: Any, tmp_path: Path,
+                                                                  monkeypatch: Any) -> None:
+    """The step panel names, for a reference to another flow, the ID that flow got in each company
+    an import took it to (the archive's ID map at the same revision)."""
+    import orjson
+
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    archive = tmp_path / "archive"
+    assert flowvault("export", "--config", config, "-p", "company-a", "-a", archive).returncode == 0
+    imported = flowvault("import", "--config", config, "-t", "company-b", "--archive", archive)
+    assert imported.returncode in (0, 3), imported.stderr
+    ids = orjson.loads((archive / "imports" / "company-b.json").read_bytes())["flows"]
+    company, state = server.sim.company(0), server.sim.state
+    caller, called = next((fid, s["target_flow_id"]) for fid in sorted(company.flows)
+                          for vid in state.flow_version_ids(company, fid) for s in company.versions[vid]["steps"]
+                          if s.get("target_flow_id") and str(s["target_flow_id"]) in ids)
+    with started(archive) as url:
+        page = httpx.get(f"{url}/a/archive/flow/{caller}").text
+    assert f"→ #{ids[str(called)]['target_id']} in company-b" in html_lib.unescape(page)
