@@ -1,5 +1,6 @@
 """What an export run leaves for monitoring: each profile's outcome, the JSON run report, the
-Prometheus textfile and the heartbeat ping (the run's diff page beside the report is drawn by the export action, with the UI)."""
+Prometheus textfile and the heartbeat ping (the run's diff page beside the report is drawn by
+the export action, with the UI)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -155,3 +156,14 @@ def git_stopping_at(folder: Path, step: str, *, first: str = "", then: str = "",
     wrapper.chmod(0o755)
     return dict(os.environ, GIT_PYTHON_GIT_EXECUTABLE=str(wrapper)), ready
 
+
+@contextlib.contextmanager
+def simulated(folder: Path, *, seed: int, **generate_args: Any) -> Iterator[tuple[SimulatorServer, Path]]:
+    """A simulator and a config for it, for a module-scoped fixture (which cannot use ``monkeypatch``)."""
+    server = SimulatorServer(Simulator(generate(seed=seed, **generate_args), Faults(seed=seed))).start()
+    env = pytest.MonkeyPatch()
+    try:
+        yield server, write_config(folder / "flowvault.toml", server, env, max_retries=8)
+    finally:
+        env.undo()
+        server.stop()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import manifest, write_config
+from .conftest import manifest, simulated, write_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -75,17 +75,9 @@ def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def reviewed_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The same night, made once per module and worker, for the tests that only read it."""
-    from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
-
     folder = tmp_path_factory.mktemp("reviewed")
-    server = SimulatorServer(Simulator(generate(seed=7, companies=2, flows=20, versions=3), Faults(seed=7))).start()
-    env = pytest.MonkeyPatch()
-    try:
-        config = write_config(folder / "flowvault.toml", server, env, max_retries=8)
+    with simulated(folder, seed=7, companies=2, flows=20, versions=3) as (server, config):
         yield review_night(server, config, folder / "archive")
-    finally:
-        env.undo()
-        server.stop()
 
 
 @contextlib.contextmanager

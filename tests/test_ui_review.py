@@ -16,7 +16,7 @@ import pytest
 from flowvault.simulator.data import BIG_FLOW_SECRETS as SECRETS
 from flowvault.simulator.data import big_flow_steps as big_steps
 
-from .conftest import git, write_config
+from .conftest import git, simulated, write_config
 from .test_ui import browser, flowvault, started  # noqa: F401  (browser is a fixture)
 
 
@@ -26,13 +26,8 @@ def real_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     """Three nights of an archive whose company has a 61-step flow (the second night edits a step
     far right on its canvas), a flow whose steps sit closer together than a box, and a flow
     deleted on the third night."""
-    from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
-
     folder = tmp_path_factory.mktemp("real-flows")
-    server = SimulatorServer(Simulator(generate(seed=5, companies=1, flows=4, versions=1), Faults(seed=5))).start()
-    env = pytest.MonkeyPatch()
-    try:
-        config = write_config(folder / "flowvault.toml", server, env, max_retries=8)
+    with simulated(folder, seed=5, companies=1, flows=4, versions=1) as (server, config):
         company, state = server.sim.company(0), server.sim.state
         big, close = sorted(company.flows)[:2]
         big_vid, close_vid = state.flow_version_ids(company, big)[-1], state.flow_version_ids(company, close)[-1]
@@ -54,9 +49,6 @@ def real_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         state.delete_flow(company, gone)
         assert flowvault(*args).returncode == 0
         yield {"archive": archive, "big": big, "close": close, "far": far["id"], "edited": edited, "gone": gone}
-    finally:
-        env.undo()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +138,8 @@ def test_pages_hold_a_window_800_px_wide(browser: Any, ui_real: str, real_flows:
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """An archive of 160 flows (more than one page of the overview), one edited in the last export."""
-    from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
-
     folder = tmp_path_factory.mktemp("many")
-    server = SimulatorServer(Simulator(generate(seed=9, companies=1, flows=160, versions=1), Faults(seed=9))).start()
-    env = pytest.MonkeyPatch()
-    try:
-        config = write_config(folder / "flowvault.toml", server, env, max_retries=8)
+    with simulated(folder, seed=9, companies=1, flows=160, versions=1) as (server, config):
         args = ("export", "--config", config, "-p", "company-a", "-a", folder / "archive")
         assert flowvault(*args).returncode == 0
         company, state = server.sim.company(0), server.sim.state
@@ -163,9 +150,6 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         label = sorted({n for names in labelled.values() for n in names})[0]
         yield {"archive": folder / "archive", "disabled": sum(not f["enabled_at"] for f in company.flows.values()),
                "label": label, "labelled": sum(label in names for names in labelled.values())}
-    finally:
-        env.undo()
-        server.stop()
 
 
 def test_the_overview_finds_sorts_and_pages_its_flows(browser: Any, many: dict[str, Any]) -> None:  # noqa: F811
