@@ -381,14 +381,16 @@ class History:
         except TypeError:
             raise PushError(f"{self.root}: push to '{remote}' failed (HEAD is not on a branch); "
                             "the local commit is kept") from None
-        why = ""
-        for attempt in range(1, attempts + 1):
+        why, attempt, rebases = "", 0, 0
+        while attempt < attempts:
+            attempt += 1
             try:
                 self.repo.git.push(remote, f"HEAD:refs/heads/{branch}", kill_after_timeout=120)
             except GitCommandError as e:
                 why = _git_msg(e)
-                if _REJECTED.search(str(e.stderr or e)):
+                if _REJECTED.search(str(e.stderr or e)) and rebases < 3:  # a remote that keeps moving: 3 times
                     self._take_remote_commits(remote, branch)
+                    rebases, attempt = rebases + 1, attempt - 1  # taking the remote's commits is not a failed try
                     why = f"the remote had moved; rebased onto it ({why})"
                     continue  # at once: the next attempt pushes the rebased commit
                 if attempt < attempts:
