@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -167,3 +169,21 @@ def simulated(folder: Path, *, seed: int, **generate_args: Any) -> Iterator[tupl
     finally:
         env.undo()
         server.stop()
+
+
+def made_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    """What ``build(folder)`` returns (JSON values; "archive" comes back a Path), made once per test
+    run by whichever worker asks first — the others wait on a lock and read what it left. For the
+    archives that read-only tests share: making one takes seconds, and every worker would."""
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, all workers'
+    folder = root / f"made-once-{name}"
+    with open(root / f"made-once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, by this worker or its death
+        made = folder / "made.json"
+        if not made.exists():
+            folder.mkdir(exist_ok=True)
+            made.write_bytes(orjson.dumps(build(folder), default=lambda v: sorted(v) if isinstance(v, set) else str(v)))
+        data: dict[str, Any] = orjson.loads(made.read_bytes())
+    data["archive"] = Path(data["archive"])
+    return data

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import manifest, simulated, write_config
+from .conftest import made_once, manifest, simulated, write_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -73,11 +73,13 @@ def reviewed(server: Any, config: Path, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def reviewed_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The same night, made once per module and worker, for the tests that only read it."""
-    folder = tmp_path_factory.mktemp("reviewed")
-    with simulated(folder, seed=7, companies=2, flows=20, versions=3) as (server, config):
-        yield review_night(server, config, folder / "archive")
+def reviewed_once(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same night, made once per test run, for the tests that only read it."""
+    def build(folder: Path) -> dict[str, Any]:
+        with simulated(folder, seed=7, companies=2, flows=20, versions=3) as (server, config):
+            return review_night(server, config, folder / "archive")
+
+    return made_once(tmp_path_factory, "reviewed", build)
 
 
 @contextlib.contextmanager

@@ -16,17 +16,20 @@ import pytest
 from flowvault.simulator.data import BIG_FLOW_SECRETS as SECRETS
 from flowvault.simulator.data import big_flow_steps as big_steps
 
-from .conftest import git, simulated, write_config
+from .conftest import git, made_once, simulated, write_config
 from .test_ui import browser, flowvault, started  # noqa: F401  (browser is a fixture)
 
 
 
 @pytest.fixture(scope="module")
-def real_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def real_flows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Three nights of an archive whose company has a 61-step flow (the second night edits a step
     far right on its canvas), a flow whose steps sit closer together than a box, and a flow
-    deleted on the third night."""
-    folder = tmp_path_factory.mktemp("real-flows")
+    deleted on the third night. Made once per test run."""
+    return made_once(tmp_path_factory, "real-flows", _real_flows)
+
+
+def _real_flows(folder: Path) -> dict[str, Any]:
     with simulated(folder, seed=5, companies=1, flows=4, versions=1) as (server, config):
         company, state = server.sim.company(0), server.sim.state
         big, close = sorted(company.flows)[:2]
@@ -48,7 +51,7 @@ def real_flows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         gone = sorted(company.flows)[-1]
         state.delete_flow(company, gone)
         assert flowvault(*args).returncode == 0
-        yield {"archive": archive, "big": big, "close": close, "far": far["id"], "edited": edited, "gone": gone}
+        return {"archive": archive, "big": big, "close": close, "far": far["id"], "edited": edited, "gone": gone}
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +139,13 @@ def test_pages_hold_a_window_800_px_wide(browser: Any, ui_real: str, real_flows:
 
 
 @pytest.fixture(scope="module")
-def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """An archive of 160 flows (more than one page of the overview), one edited in the last export."""
-    folder = tmp_path_factory.mktemp("many")
+def many(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An archive of 160 flows (more than one page of the overview), one edited in the last export;
+    made once per test run."""
+    return made_once(tmp_path_factory, "many", _many)
+
+
+def _many(folder: Path) -> dict[str, Any]:
     with simulated(folder, seed=9, companies=1, flows=160, versions=1) as (server, config):
         args = ("export", "--config", config, "-p", "company-a", "-a", folder / "archive")
         assert flowvault(*args).returncode == 0
@@ -148,7 +155,7 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         assert flowvault(*args).returncode == 0
         labelled = {fid: {company.labels[lid]["name"] for lid in f["_labels"]} for fid, f in company.flows.items()}
         label = sorted({n for names in labelled.values() for n in names})[0]
-        yield {"archive": folder / "archive", "disabled": sum(not f["enabled_at"] for f in company.flows.values()),
+        return {"archive": folder / "archive", "disabled": sum(not f["enabled_at"] for f in company.flows.values()),
                "label": label, "labelled": sum(label in names for names in labelled.values())}
 
 
