@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import git
 from git.exc import GitCommandError, GitError, InvalidGitRepositoryError, NoSuchPathError
@@ -72,8 +73,9 @@ class Commit:
     message: str
 
 
-class History:
-    """The git repository holding an archive."""
+class _Repository:
+    """The repository itself: opening and closing it, HEAD, where flowvault keeps its
+    private state in ``.git``, and waiting for a git that another process left working."""
 
     def __init__(self, repo: git.Repo) -> None:
         self.repo = repo
@@ -87,7 +89,7 @@ class History:
         _OPEN.discard(self)
 
     @classmethod
-    def open(cls, root: Path | str, *, create: bool = False) -> History:
+    def open(cls, root: Path | str, *, create: bool = False) -> Self:
         path = Path(root)
         if path.exists() and not path.is_dir():
             raise ArchiveError(f"{path}: is a file, not an archive directory")
@@ -128,8 +130,6 @@ class History:
         except GitCommandError:
             return None
 
-    # -- one run at a time, and recovery of an interrupted one -------------------
-
     def _wait_for_orphaned_git(self, say: Callable[[str], None], limit: float = ORPHAN_WAIT) -> None:
         """A git that a killed run started may still be working here (the run was killed, its
         child was not): wait for it, bounded, rather than pull its index lock from under it."""
@@ -144,6 +144,22 @@ class History:
                 raise ArchiveError(f"{self.root}: a git process left by an interrupted run is still running after "
                                    f"{limit:g} s; stop it, then run again")
             time.sleep(0.1)
+
+    def _wait_for_gc(self, limit: float = ORPHAN_WAIT) -> None:
+        """A ``git gc`` running here (git's own detached auto gc, from an older flowvault or a
+        user) repacks under a reader's feet: fsck would report objects it is moving as damaged."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                pid = int((self.git_dir / "gc.pid").read_text().split()[0])
+                os.kill(pid, 0)
+            except (OSError, ValueError, IndexError):
+                return  # no gc.pid, or its process is gone (a stale file)
+            time.sleep(0.1)
+
+
+class _RunGuard(_Repository):
+    """One run at a time, and recovery of an interrupted one."""
 
     @contextlib.contextmanager
     def run(self, say: Callable[[str], None] = lambda _: None) -> Iterator[None]:
@@ -203,6 +219,34 @@ class History:
             return False
         return False
 
+    def rollback(self) -> None:
+        """Discard uncommitted changes to the archive's own files."""
+        paths = ("flows", "manifest.json")
+        with git_errors(self.root, "undoing an interrupted run"):
+            if self.head() is not None:
+                self.repo.git.reset("--hard", "-q", "HEAD")
+            else:
+                for p in paths:
+                    self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", p)
+            self.repo.git.clean("-fdq", "--", *paths)
+
+    def restore_altered(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> list[str]:
+        """Put back, from the last commit, every file of flowvault's that was deleted or edited in
+        the work tree since (by hand, another tool): a run keeps unchanged flows as archived, and
+        must not commit a removal or an edit the API never showed. Returns the paths put back."""
+        if self.head() is None:
+            return []
+        with git_errors(self.root, "checking the work tree against the last commit"):
+            out = self.repo.git.diff("--name-only", "-z", "--no-renames", "HEAD", "--", *paths)
+            altered = [p for p in out.split("\0") if p]
+            if altered:
+                self.repo.git.checkout("HEAD", "--", *altered)
+        return altered
+
+
+class _Soundness(_Repository):
+    """Whether the repository reads back: every object (fsck), HEAD's trees."""
+
     def damaged(self) -> list[str]:
         """Objects git cannot read back (``git fsck``), one line each; empty when sound."""
         if self.head() is None:
@@ -230,43 +274,9 @@ class History:
             return [f"{self.root}: git object store damaged: HEAD ({head[:10]}) cannot be read ({_git_msg(e)})"]
         return self.damaged() if thorough else []
 
-    def _wait_for_gc(self, limit: float = ORPHAN_WAIT) -> None:
-        """A ``git gc`` running here (git's own detached auto gc, from an older flowvault or a
-        user) repacks under a reader's feet: fsck would report objects it is moving as damaged."""
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            try:
-                pid = int((self.git_dir / "gc.pid").read_text().split()[0])
-                os.kill(pid, 0)
-            except (OSError, ValueError, IndexError):
-                return  # no gc.pid, or its process is gone (a stale file)
-            time.sleep(0.1)
 
-    def rollback(self) -> None:
-        """Discard uncommitted changes to the archive's own files."""
-        paths = ("flows", "manifest.json")
-        with git_errors(self.root, "undoing an interrupted run"):
-            if self.head() is not None:
-                self.repo.git.reset("--hard", "-q", "HEAD")
-            else:
-                for p in paths:
-                    self.repo.git.rm("-r", "-q", "--cached", "--ignore-unmatch", "--", p)
-            self.repo.git.clean("-fdq", "--", *paths)
-
-    def restore_altered(self, paths: tuple[str, ...] = ("flows", "manifest.json")) -> list[str]:
-        """Put back, from the last commit, every file of flowvault's that was deleted or edited in
-        the work tree since (by hand, another tool): a run keeps unchanged flows as archived, and
-        must not commit a removal or an edit the API never showed. Returns the paths put back."""
-        if self.head() is None:
-            return []
-        with git_errors(self.root, "checking the work tree against the last commit"):
-            out = self.repo.git.diff("--name-only", "-z", "--no-renames", "HEAD", "--", *paths)
-            altered = [p for p in out.split("\0") if p]
-            if altered:
-                self.repo.git.checkout("HEAD", "--", *altered)
-        return altered
-
-    # -- commit and push -------------------------------------------------------
+class _Commits(_Repository):
+    """Commits of flowvault's own paths, and who makes them."""
 
     def dirty_paths(self) -> list[str]:
         with git_errors(self.root, "git status"):
@@ -343,6 +353,10 @@ class History:
                 return f"{reader.get_value('user', 'name')} <{reader.get_value('user', 'email')}>"
         return (f"{_FALLBACK_ID['GIT_AUTHOR_NAME']} <{_FALLBACK_ID['GIT_AUTHOR_EMAIL']}> "
                 "(no git identity configured: flowvault's fallback)")
+
+
+class _Remotes(_Commits):
+    """Off-site copies: pushes that prove they landed, and whether a remote would take one."""
 
     def remote_status(self, remote: str = "origin") -> tuple[bool, str] | None:
         """None without the remote, else whether ``git ls-remote`` reaches it and a dry-run push
@@ -433,7 +447,9 @@ class History:
         with git_errors(self.root, "git rebase"), self.repo.git.custom_environment(**self._identity()):
             self.repo.git.rebase("-q", theirs)
 
-    # -- reading history ---------------------------------------------------------
+
+class _Revisions(_Repository):
+    """Reading history: revisions, files at a commit, the log."""
 
     def resolve(self, rev: str | None) -> str:
         """The commit SHA a revision names (SHA, branch, tag, HEAD~N…) or the newest commit at or
@@ -518,7 +534,12 @@ class History:
             return str(self.repo.git.show("--stat", "--format=commit %H%nDate:   %ad%n%n    %s%n", sha))
 
 
-_OPEN: weakref.WeakSet[History] = weakref.WeakSet()
+class History(_RunGuard, _Soundness, _Remotes, _Revisions):
+    """The git repository holding an archive: one object for callers, each job a class above
+    (the repository, one run at a time, soundness, commits, remotes, reading history)."""
+
+
+_OPEN: weakref.WeakSet[_Repository] = weakref.WeakSet()
 
 
 def close_all() -> None:
