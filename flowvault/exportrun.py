@@ -71,7 +71,10 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         raise stopped
     if push and history.head() is not None:
         failed = []
-        say = lambda m: rep.event("warning", message=m)  # noqa: E731
+
+        def say(message: str) -> None:
+            rep.event("warning", message=message)
+
         with history.run(say):  # under the lock: a push that rebases onto a moved remote moves HEAD
             for remote in profile.push_remotes:  # every remote is tried; one failing keeps none from the others
                 try:
