@@ -9,7 +9,9 @@ exceptions are translated here; the API key never appears in an error or repr.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +36,13 @@ class Stats:
     retries: int = 0
     writes: int = 0
     throttled: int = 0  # 429 replies (each waited out, never a failure)
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """The TLS settings every connection of this process uses (certifi's roots, or SSL_CERT_FILE /
+    SSL_CERT_DIR when set): made once — loading the roots costs ~40 ms of CPU, paid per client before."""
+    return httpx.create_ssl_context()
 
 
 class ApiClient:
@@ -62,7 +71,7 @@ class ApiClient:
                      "User-Agent": f"flowvault/{__version__}"},
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=max(1, concurrency), max_keepalive_connections=max(1, concurrency)),
-            transport=transport,
+            transport=transport, verify=tls(),
         )
 
     def __repr__(self) -> str:
@@ -282,7 +291,7 @@ def ping(url: str, *, ok: bool, body: str = "", timeout: float = 10.0) -> str | 
     Returns None when delivered, else a short reason (never raises)."""
     target = url if ok else url.rstrip("/") + "/fail"
     try:
-        with httpx.Client(timeout=timeout, headers={"User-Agent": f"flowvault/{__version__}"}) as http:
+        with httpx.Client(timeout=timeout, verify=tls(), headers={"User-Agent": f"flowvault/{__version__}"}) as http:
             reply = http.get(target) if ok else http.post(target, content=body.encode())
     except httpx.HTTPError as e:
         return f"{_describe(e)} ({target.split('?')[0]})"
