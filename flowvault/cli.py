@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,8 @@ class FlowvaultGroup(click.Group):
     """Runs every command (doctor, simulator and map init included) inside one error boundary."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        main = threading.current_thread() is threading.main_thread()  # only it may take signals
+        previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)} if main else {}
         try:
             return super().invoke(ctx)
         except FlowvaultError as e:

@@ -100,6 +100,22 @@ def cli(runner: CliRunner, *args: Any) -> Any:
     return runner.invoke(main, [str(a) for a in args])
 
 
+def flowvault_here(*args: Any) -> subprocess.CompletedProcess[str]:
+    """``flowvault ARGS`` run in this process (on a thread of its own: Playwright's sync API holds
+    this thread's event loop), its outcome as a finished process's. For the commands a test needs
+    done but does not test as a process: a child pays Python's start and flowvault's imports."""
+    import concurrent.futures
+
+    def run() -> Any:
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        result = pool.submit(run).result(timeout=300)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(["flowvault", *map(str, args)], result.exit_code, result.stdout, result.stderr)
+
+
 def flowvault_process(*args: Any) -> subprocess.Popen[str]:
     """``python -m flowvault ARGS`` as its own process (for signals), JSON lines on stdout."""
     import os

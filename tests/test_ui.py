@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import made_once, manifest, simulated, write_config
+from .conftest import flowvault_here, made_once, manifest, simulated, write_config
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -37,15 +37,15 @@ def browser() -> Iterator[Any]:
 
 
 def flowvault(*args: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "flowvault", *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    """A command these tests need done (the UI, a restore as printed, run as processes of their own)."""
+    return flowvault_here(*args)
 
 
 def review_night(server: Any, config: Path, archive: Path) -> dict[str, Any]:
     """An archive after a night with a step edit, a deleted flow and a flow renamed to HTML, its
     secret values kept in plain text (the pages must still never show them)."""
     args = ("export", "--config", config, "-p", "company-a", "-a", archive, "--keep-secrets")
-    first = flowvault(*args)  # a child process, as cron runs it (Playwright holds this thread's event loop)
+    first = flowvault(*args)
     assert first.returncode == 0, first.stdout + first.stderr
     company, state = server.sim.company(0), server.sim.state
     ids = sorted(company.flows)
