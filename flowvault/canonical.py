@@ -4,6 +4,7 @@ the one place where secret values are hidden (flag in any spelling, or a credent
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,12 @@ _CREDENTIAL = re.compile(r"pass(word|wd|phrase)?$|^pwd$|secret|token|api[_-]?key
 
 
 def looks_like_credential(name: Any) -> bool:
-    return isinstance(name, str) and name != "secret" and bool(_CREDENTIAL.search(name))
+    return isinstance(name, str) and name != "secret" and _credential_name(name)
+
+
+@functools.lru_cache(maxsize=8192)
+def _credential_name(name: str) -> bool:  # a document repeats its few hundred key names many times
+    return bool(_CREDENTIAL.search(name))
 
 
 def is_hidden(value: Any) -> bool:

@@ -6,10 +6,11 @@ rule, never the value."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 
 from detect_secrets.core.scan import scan_line
-from detect_secrets.settings import transient_settings
+from detect_secrets.settings import cache_bust, configure_settings_from_baseline
 
 #: detectors of a format, not of entropy: entropy detectors flag every hash and UUID in a flow
 DETECTORS = (
@@ -24,22 +25,37 @@ _SETTINGS = {"plugins_used": [{"name": n} for n in DETECTORS]}
 #: a line worth handing to the detectors: a long token-like run (every format above has one),
 #: a private-key header, or credentials in a URL. Most lines of a flow have none of these.
 TRIGGER = re.compile(r"[A-Za-z0-9+/=_\-]{20,}|PRIVATE KEY|://[^/\s:@\"]+:[^/\s@\"]+@")
+#: a JSON key that is a snake_case name (``"virtual_environment_id":``): a long one is not a token,
+#: and such keys are most of the lines TRIGGER would otherwise hand over
+NAME_KEY = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"\s*:')
+_configured = threading.Lock()
+_ready: list[bool] = []
+
+
+def _configure() -> None:
+    """detect-secrets' settings are its module's globals: set to DETECTORS once per process (flowvault
+    is their only user), not per call — each change rebuilds its plugin caches (~1 ms)."""
+    with _configured:
+        if not _ready:
+            cache_bust()
+            configure_settings_from_baseline(_SETTINGS)
+            _ready.append(True)
 
 
 def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[str, str]]:
     """(path, rule) for each file holding a hidden value or a credential-shaped string."""
     needles = [v.encode() for v in values if len(v) >= 4]
     found: list[tuple[str, str]] = []
-    with transient_settings(_SETTINGS):
-        for path, data in files:
-            if any(n in data for n in needles):
-                found.append((path, "a secret value this run hid"))
+    _configure()
+    for path, data in files:
+        if any(n in data for n in needles):
+            found.append((path, "a secret value this run hid"))
+            continue
+        for line in data.decode("utf-8", "replace").splitlines():
+            if not TRIGGER.search(NAME_KEY.sub("", line)):
                 continue
-            for line in data.decode("utf-8", "replace").splitlines():
-                if not TRIGGER.search(line):
-                    continue
-                hits = list(scan_line(line))
-                if hits:
-                    found.append((path, hits[0].type))
-                    break
+            hits = list(scan_line(line))
+            if hits:
+                found.append((path, hits[0].type))
+                break
     return found

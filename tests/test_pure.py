@@ -149,3 +149,16 @@ def test_history_resolve_is_strict(tmp_path: Path) -> None:
             history.resolve(bad)
     with pytest.raises(UsageError, match="no commit at or before"):
         history.resolve("2001-01-01")
+
+
+def test_the_commit_gate_reads_values_under_long_names_and_urls_with_credentials() -> None:
+    from flowvault.secretscan import leaks
+
+    token = "ghp_" + "0123456789abcdefghijABCDEFGHIJ012345"
+    files = [("under-a-long-name.json", f'  "github_token_for_the_nightly_ci": "{token}",\n'.encode()),
+             ("names-only.json", b'  "virtual_environment_id": 12,\n  "cross_reference_lookup_id": null,\n'),
+             ("url.json", b'  "endpoint_with_credentials": "https://svc:hunter22@example.com/x",\n'),
+             ("hidden.json", b'  "note": "the password is swordfish-42"\n')]
+    assert leaks(files, {"swordfish-42"}) == [("under-a-long-name.json", "GitHub Token"),
+                                              ("url.json", "Basic Auth Credentials"),
+                                              ("hidden.json", "a secret value this run hid")]
