@@ -150,6 +150,9 @@ def main() -> None:
                    "JOB_COMPLETION_INDEX/JOB_COMPLETIONS when set (a Kubernetes Indexed Job).")
 @click.option("--spread", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
               help="With --all-profiles: start each profile at a stable offset within this many seconds.")
+@click.option("--max-in-flight", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --all-profiles: at most N requests in flight across the profiles (default: the "
+                   "config's [fleet] max_in_flight, else 256).")
 @click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Write a Prometheus textfile here (node_exporter's textfile collector), per profile.")
 @click.option("--retarget", is_flag=True,
@@ -163,14 +166,14 @@ def main() -> None:
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
            report_path: Path | None, heartbeat_url: str | None, shard: str | None, spread: float,
-           metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool, log_format: str) -> None:
+           max_in_flight: int | None, metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
     if all_profiles and (profile or flows):
         raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
-    if not all_profiles and (shard or spread):
-        raise click.UsageError("--shard and --spread share out the profiles of --all-profiles")
+    if not all_profiles and (shard or spread or max_in_flight):
+        raise click.UsageError("--shard, --spread and --max-in-flight share out the profiles of --all-profiles")
     config = load_config(config_path)
     if not all_profiles and profile is None:
         if len(config.profiles) != 1:
@@ -180,7 +183,7 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
     export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, metrics_path=metrics_path,
                    log_format=log_format, shard=shard, spread=spread,
-                   concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
+                   max_in_flight=max_in_flight or config.max_in_flight, concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
                    retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 
 

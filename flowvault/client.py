@@ -51,7 +51,8 @@ class ApiClient:
     def __init__(self, base_url: str, api_key: str, *, concurrency: int = 8, timeout: float = 30.0,
                  max_retries: int = 6, rate_limit: float = 0.0, hint: str = "",
                  on_event: Event | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 rng: random.Random | None = None, max_body: int = 64 * 1024 * 1024) -> None:
+                 rng: random.Random | None = None, max_body: int = 64 * 1024 * 1024,
+                 in_flight: anyio.CapacityLimiter | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key
         self.max_retries = max_retries
@@ -61,6 +62,9 @@ class ApiClient:
         self.max_body = max_body
         self.stats = Stats()
         self._limiter = anyio.CapacityLimiter(max(1, concurrency))
+        #: shared by every company of a run (``max_in_flight``): taken after this company's own slot
+        #: and its pace, so a company holds at most ``concurrency`` of them, and only while sending
+        self._in_flight = in_flight
         self._on_event = on_event or (lambda _e: None)
         self._rng = rng or random.Random()
         self._next_slot = 0.0
@@ -147,17 +151,18 @@ class ApiClient:
             if method != "GET":
                 self.stats.writes += 1
             try:
-                with anyio.fail_after(self.deadline):
-                    async with self._http.stream(method, path, params=params, json=json) as resp:
-                        chunks, size = [], 0
-                        async for chunk in resp.aiter_bytes():
-                            size += len(chunk)
-                            if size > self.max_body:
-                                raise ProtocolError(f"{method} {path}: the reply is larger than "
-                                                    f"{self.max_body // (1024 * 1024)} MiB; refusing it",
-                                                    method=method, path=path)
-                            chunks.append(chunk)
-                        body = b"".join(chunks)
+                async with self._in_flight or contextlib.nullcontext():
+                    with anyio.fail_after(self.deadline):
+                        async with self._http.stream(method, path, params=params, json=json) as resp:
+                            chunks, size = [], 0
+                            async for chunk in resp.aiter_bytes():
+                                size += len(chunk)
+                                if size > self.max_body:
+                                    raise ProtocolError(f"{method} {path}: the reply is larger than "
+                                                        f"{self.max_body // (1024 * 1024)} MiB; refusing it",
+                                                        method=method, path=path)
+                                chunks.append(chunk)
+                            body = b"".join(chunks)
             except (httpx.TransportError, httpx.DecodingError) as e:
                 return None, httpx.Headers(), b"", e
             except TimeoutError:
@@ -278,12 +283,15 @@ def run_deadline(seconds: float) -> Iterator[None]:
                        "and was stopped") from None
 
 
-def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None) -> ApiClient:
-    """The client for a config profile (key read from its env variable)."""
+def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None,
+               in_flight: anyio.CapacityLimiter | None = None) -> ApiClient:
+    """The client for a config profile (key read from its env variable); ``in_flight``: the bound
+    on requests in flight it shares with the run's other profiles."""
     rate = profile.rate_limit if profile.rate_limit is not None else DOCUMENTED_RATE.get(profile.provider, 0.0)
     return ApiClient(profile.base_url, profile.api_key(), concurrency=concurrency or profile.concurrency,
                      timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=rate,
-                     hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event)
+                     hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event,
+                     in_flight=in_flight)
 
 
 def ping(url: str, *, ok: bool, body: str = "", timeout: float = 10.0) -> str | None:

@@ -10,6 +10,9 @@
     full_every_days = 7  # nightly runs fetch only what the listing shows changed; a full run this often
     sample_percent = 2   # of the unchanged flows re-fetched each run to check the listing (at least one)
     heartbeat_url = "https://hc-ping.com/UUID"   # optional: pinged after each run
+
+    [fleet]
+    max_in_flight = 256  # requests in flight at once across the profiles of --all-profiles
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from .errors import ConfigError
 DEFAULT_CONFIG = Path("flowvault.toml")
 PROVIDERS = ("patchworks", "ocp")
 MAX_CONCURRENCY = 64  # the same bound as --concurrency
+#: requests in flight at once across the profiles of an --all-profiles run, unless [fleet] or
+#: --max-in-flight says otherwise: 200 companies at their own concurrency (8) would hold 1,600
+#: sockets, past a common open-file limit of 1,024; at the documented 240 calls/min a company
+#: needs about one request in flight per 250 ms of reply time, so 256 keeps 200 companies at pace
+DEFAULT_MAX_IN_FLIGHT = 256
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Profile:
 class Config:
     path: Path
     profiles: dict[str, Profile]
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT  # [fleet]: the bound across the profiles of --all-profiles
 
     def profile(self, name: str) -> Profile:
         try:
@@ -147,8 +156,14 @@ def parse_config(text: str, path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     for key in data:
-        if key != "profiles":
-            raise ConfigError(f"{path}: unknown key '{key}' (expected [profiles.NAME] tables)")
+        if key not in ("profiles", "fleet"):
+            raise ConfigError(f"{path}: unknown key '{key}' (expected [profiles.NAME] tables and [fleet])")
+    fleet = data.get("fleet", {})
+    if not isinstance(fleet, dict) or set(fleet) - {"max_in_flight"}:
+        raise ConfigError(f"{path}: [fleet] takes only max_in_flight")
+    bound = fleet.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+    if isinstance(bound, bool) or not isinstance(bound, int) or bound < 1:
+        raise ConfigError(f"{path}: [fleet] max_in_flight must be a whole number, 1 or more")
     raw_profiles = data.get("profiles", {})
     if not isinstance(raw_profiles, dict) or not raw_profiles:
         raise ConfigError(f"{path}: no profiles (add a [profiles.NAME] table)")
@@ -157,7 +172,7 @@ def parse_config(text: str, path: Path) -> Config:
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: profiles.{name} must be a table")
         profiles[name] = parse_profile(name, raw, str(path))
-    return Config(path=path, profiles=profiles)
+    return Config(path=path, profiles=profiles, max_in_flight=bound)
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -27,8 +27,10 @@ from .signals import StoppedAfterCommit
 async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
                          concurrency: int | None = None, keep_secrets: bool = False, message: str | None = None,
                          push: bool = False, retarget: bool = False, allow_mass_removal: bool = False,
-                         full: bool = False, reporter: Reporter | None = None) -> ExportResult:
-    """Lock the archive, fetch and write, commit, push. A push failure is kept in the result."""
+                         full: bool = False, reporter: Reporter | None = None,
+                         in_flight: anyio.CapacityLimiter | None = None) -> ExportResult:
+    """Lock the archive, fetch and write, commit, push. A push failure is kept in the result.
+    ``in_flight``: the bound on requests in flight shared with the run's other profiles."""
     rep = reporter or Reporter(progress=False)
     history = History.open(archive_dir, create=True)
     if keep_secrets:
@@ -51,7 +53,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
                                + (f" (+{len(damage) - 1} more)" if len(damage) > 1 else "")
                                + "; restore the repository from a clone or its remote, or export into a new archive")
         with run_deadline(profile.run_deadline):
-            async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event) as api:
+            async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event,
+                                  in_flight=in_flight) as api:
                 result = await export_flows(api, Archive(history.root), profile=profile.name,
                                             base_url=profile.base_url, provider=provider_for(profile.provider),
                                             flows=flows, secrets=policy, allow_mass_removal=allow_mass_removal,

@@ -44,6 +44,7 @@ EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
     "pushed": {"commit": (str,), "remote": (str,)},
     "scheduled": {"delay_s": (float, int)},
     "profile_failed": {"exit_code": (int,), "message": (str,)},
+    "profiles": {"ok": (bool,), "rows": (list,)},
     "summary": {"title": (str,), "ok": (bool,), "details": (dict,)},
     "error": {"exit_code": (int,), "message": (str,)},
 }

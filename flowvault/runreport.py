@@ -52,6 +52,44 @@ class Outcome:
         return out
 
 
+#: the fleet table's columns: (heading, field of ``Outcome.row``)
+FLEET_COLUMNS = (("profile", "profile"), ("status", "status"), ("flows", "flows"), ("changed", "changed"),
+                 ("removed", "removed"), ("failed", "failed"), ("requests", "requests"), ("429s", "throttled"),
+                 ("seconds", "duration_s"), ("exit", "exit_code"))
+
+
+def fleet_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One row per profile of a multi-profile run, for its last word (text table or JSON)."""
+    rows = []
+    for o in outcomes:
+        r, rep = o.result, o.report()
+        rows.append({"profile": o.profile, "status": rep["status"], "exit_code": o.exit_code,
+                     "duration_s": round(o.seconds, 1), "error": o.error,
+                     "flows": r.listed if r else None,
+                     "changed": len(r.changes.added) + len(r.changes.changed) if r else None,
+                     "removed": len(r.changes.removed) if r else None, "failed": len(r.failed) if r else None,
+                     "requests": r.requests if r else None, "throttled": r.throttled if r else None})
+    return rows
+
+
+def report_fleet(rep: Reporter, outcomes: list[Outcome]) -> None:
+    """The run's last word for several profiles: one row per profile, the errors below it."""
+    rows = fleet_rows(outcomes)
+    clean = sum(1 for row in rows if row["status"] == "ok")
+    if rep.json:
+        rep.event("profiles", ok=clean == len(rows), rows=rows)
+        return
+    cells = [[h for h, _ in FLEET_COLUMNS]] + [["-" if row[k] is None else str(row[k]) for _, k in FLEET_COLUMNS]
+                                               for row in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(FLEET_COLUMNS))]
+    rep.line(f"profiles: {clean} of {len(rows)} finished cleanly")
+    for line in cells:
+        rep.line("  " + "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+    for row in rows:
+        if row["error"]:
+            rep.line(f"  {row['profile']}: {row['error']}")
+
+
 def worst(outcomes: list[Outcome]) -> FlowvaultError | None:
     """The problem with the highest exit code among the outcomes (None: every profile succeeded)."""
     return max((o.problem for o in outcomes if o.problem is not None), key=lambda e: e.exit_code, default=None)

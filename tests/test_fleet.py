@@ -86,3 +86,79 @@ def test_spread_starts_each_profile_at_its_offset(server: Any, tmp_path: Path, m
     alone = CliRunner().invoke(main, ["export", "--config", str(config), "-p", "company-a", "--archive",
                                       str(tmp_path / "one"), "--spread", "5"])
     assert alone.exit_code == 2 and "--all-profiles" in alone.output
+
+
+def test_a_hanging_and_a_failing_company_never_hold_up_the_others(make_server: Any, tmp_path: Path,
+                                                                   monkeypatch: Any) -> None:
+    """Three companies under one bound of 3 requests in flight: company-c's flow exports hang
+    (held by the simulator until released), company-b's key is refused. company-a is exported
+    and committed while company-c still hangs; the bound held; the run ends with one row per
+    company, in the JSON log and in the report."""
+    from flowvault.errors import AuthError
+    from flowvault.simulator import Gate
+
+    from .conftest import flowvault_process, git
+
+    server = make_server(flows=6, companies=3, latency=0.05)  # replies take a while: requests overlap
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch, concurrency=2)
+    monkeypatch.setenv("FV_TEST_KEY_1", "not-company-b-s-key")
+    hang = server.sim.gate = Gate("POST", "/api/v1/flows/export", key=server.sim.company(2).api_key)
+    root, report = tmp_path / "root", tmp_path / "report.json"
+    proc = flowvault_process("export", "--config", config, "--all-profiles", "-a", root, "--max-in-flight", 3,
+                             "--log-format", "json", "--report", report)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            event = orjson.loads(line)
+            seen.append(event)
+            if event.get("event") == "summary" and event.get("profile") == "company-a":
+                break
+        assert seen[-1]["ok"] and seen[-1]["commit"], seen[-1]
+        assert git(root / "company-a", "rev-parse", "HEAD").strip() == seen[-1]["commit"]
+        assert hang.arrived.wait(60) and not hang.finished.is_set()  # company-c: held, nothing answered
+        assert not [e for e in seen if e.get("event") == "summary" and e.get("profile") == "company-c"]
+    finally:
+        hang.release()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == AuthError.exit_code, err  # the worst profile's code: company-b's
+    assert 1 <= server.sim.max_in_flight <= 3  # company-c held two, company-a went on with the third
+    rows = {r["profile"]: r for e in map(orjson.loads, out.splitlines()) if e.get("event") == "profiles"
+            for r in e["rows"]}
+    assert {p: r["status"] for p, r in rows.items()} == {"company-a": "ok", "company-b": "error", "company-c": "ok"}
+    assert rows["company-c"]["flows"] == 6 and rows["company-b"]["flows"] is None
+    assert "FV_TEST_KEY_1" in rows["company-b"]["error"]
+    assert orjson.loads(report.read_bytes())["profiles"].keys() == rows.keys()
+
+
+def test_the_text_summary_of_several_profiles_has_one_row_each(make_server: Any, tmp_path: Path,
+                                                               monkeypatch: Any) -> None:
+    server = make_server(flows=2, companies=2, empty_companies=1)
+    config = write_config(tmp_path / "fv.toml", server, monkeypatch)
+    monkeypatch.setenv("FV_TEST_KEY_1", "not-company-b-s-key")
+    result = CliRunner().invoke(main, ["export", "--config", str(config), "--all-profiles", "-a",
+                                       str(tmp_path / "root")])
+    from flowvault.errors import AuthError
+
+    assert result.exit_code == AuthError.exit_code, result.output
+    table = result.stdout[result.stdout.index("profiles: 2 of 3 finished cleanly"):].splitlines()
+    assert table[1].split() == ["profile", "status", "flows", "changed", "removed", "failed", "requests", "429s",
+                                "seconds", "exit"]
+    assert table[2].split()[:6] == ["company-a", "ok", "2", "2", "0", "0"]
+    assert table[3].split()[:3] == ["company-b", "error", "-"] and table[3].split()[-1] == str(AuthError.exit_code)
+    assert table[4].split()[:3] == ["company-c", "ok", "0"]
+    assert table[5].startswith("  company-b: ") and "FV_TEST_KEY_1" in table[5]
+
+
+def test_the_bound_on_requests_in_flight_comes_from_the_config_or_the_flag(tmp_path: Path) -> None:
+    from flowvault.config import DEFAULT_MAX_IN_FLIGHT, ConfigError, parse_config
+
+    profile = '[profiles.a]\nbase_url = "https://x.example"\napi_key_env = "K"\n'
+    assert parse_config(profile, tmp_path).max_in_flight == DEFAULT_MAX_IN_FLIGHT
+    assert parse_config(profile + "[fleet]\nmax_in_flight = 12\n", tmp_path).max_in_flight == 12
+    for bad in ("max_in_flight = 0", "max_in_flight = true", "in_flight = 3"):
+        with pytest.raises(ConfigError, match=r"\[fleet\]"):
+            parse_config(profile + f"[fleet]\n{bad}\n", tmp_path)
+    alone = CliRunner().invoke(main, ["export", "--config", str(tmp_path / "none.toml"), "-p", "a", "-a",
+                                      str(tmp_path / "x"), "--max-in-flight", "4"])
+    assert alone.exit_code == 2 and "--max-in-flight" in alone.output

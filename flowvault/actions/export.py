@@ -18,15 +18,18 @@ from ..errors import FlowvaultError, ProfilesFailed, UsageError
 from ..exportrun import export_profile
 from ..fleet import parse_shard, pick, start_offset
 from ..output import Reporter
-from ..runreport import Outcome, heartbeat, worst, write_metrics, write_report
+from ..runreport import Outcome, heartbeat, report_fleet, worst, write_metrics, write_report
 from ..signals import StoppedAfterCommit
 
 
 async def export_all(profiles: list[Profile], archive_root: Path, *, log_format: str = "text", spread: float = 0.0,
-                     **kwargs: Any) -> list[Outcome]:
-    """Every profile concurrently, each into ``archive_root/<profile>`` (its own git repo);
-    one failing profile does not stop the others."""
+                     max_in_flight: int | None = None, **kwargs: Any) -> list[Outcome]:
+    """Every profile concurrently, each into ``archive_root/<profile>`` (its own git repo), at
+    most ``max_in_flight`` requests in flight across them; one failing or hanging profile does
+    not stop the others (each holds at most its own concurrency of that bound, and only while
+    a request of its own is on the wire)."""
     outcomes: list[Outcome] = []
+    in_flight = anyio.CapacityLimiter(max_in_flight) if max_in_flight else None
     if (archive_root / ".git").exists() or (archive_root / "manifest.json").exists():
         raise UsageError(f"{archive_root}: is an archive itself; --all-profiles needs a folder that holds one "
                          "archive per profile (ROOT/<profile>)")
@@ -39,7 +42,8 @@ async def export_all(profiles: list[Profile], archive_root: Path, *, log_format:
             await anyio.sleep(delay)
         started = time.monotonic()
         try:
-            result = await export_profile(profile, archive_root / profile.name, reporter=rep, **kwargs)
+            result = await export_profile(profile, archive_root / profile.name, reporter=rep, in_flight=in_flight,
+                                          **kwargs)
             outcome = Outcome(profile.name, result, result.problem())
         except StoppedAfterCommit as stop:  # this profile committed, then a stop came: the others go on
             outcome = Outcome(profile.name, stop.result, stop.problem, stop=stop)
@@ -69,7 +73,7 @@ def write_html_diff(archive: Path, commit: str, path: Path) -> None:
 def export_command(config: Config, profile: str | None, archive_dir: Path, *, flows: tuple[str, ...] = (),
                    report_path: Path | None = None, heartbeat_url: str | None = None,
                    metrics_path: Path | None = None, log_format: str = "text", shard: str | None = None,
-                   spread: float = 0.0, **options: Any) -> list[Outcome]:
+                   spread: float = 0.0, max_in_flight: int | None = None, **options: Any) -> list[Outcome]:
     """``flowvault export``: one profile (``profile``) or all (None); report, heartbeats. A run
     that did not fully succeed raises, after the report is written and the heartbeat sent."""
     started = dt.datetime.now(dt.UTC)
@@ -83,7 +87,8 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
             return []
         profiles = [config.profiles[name] for name in names]
         outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, spread=spread,
-                                               **options))
+                                               max_in_flight=max_in_flight, **options))
+        report_fleet(rep, outcomes)
     else:
         prof = config.profile(profile)
         clock = time.monotonic()

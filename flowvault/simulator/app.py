@@ -57,16 +57,18 @@ class Gate:
     passed, until the test calls ``release()``. A drill waits on ``arrived`` (set when a request is
     held), acts — sends a signal, kills a process — then releases: no timing, no sleeps."""
 
-    def __init__(self, method: str, prefix: str, after: int = 0) -> None:
-        self.method, self.prefix, self.after = method, prefix, after
+    def __init__(self, method: str, prefix: str, after: int = 0, key: str | None = None) -> None:
+        self.method, self.prefix, self.after, self.key = method, prefix, after, key  # key: one company's only
         self.arrived = threading.Event()
+        self.held = 0  # requests waiting here now
         self.finished = threading.Event()  # a held request has been answered (after release)
         self._open = threading.Event()
         self._lock = threading.Lock()
         self.passed = 0
 
     def matches(self, request: Request) -> bool:
-        return request.method == self.method and request.url.path.startswith(self.prefix)
+        return request.method == self.method and request.url.path.startswith(self.prefix) and (
+            self.key is None or _api_key(request) == self.key)
 
     async def wait(self) -> bool:
         """Hold this request if it is past ``after``; whether it was held."""
@@ -74,8 +76,12 @@ class Gate:
             n, self.passed = self.passed, self.passed + 1
         if n < self.after or self._open.is_set():
             return False
+        with self._lock:
+            self.held += 1
         self.arrived.set()
         await anyio.to_thread.run_sync(self._open.wait)
+        with self._lock:
+            self.held -= 1
         return True
 
     def release(self) -> None:
