@@ -3,6 +3,7 @@
     python -m bench            # defaults: R=50 req/s, L=80 ms, F=2000 flows x V=3 versions, 20k scale point
     python -m bench --quick    # a smoke run of a few minutes
     python -m bench --limit only --json bench/results-DATE.json   # only the documented-limit scenario
+    python -m bench --fleet 50,200 --json bench/results-fleet-DATE.json  # many companies at 240/min each
 
 The simulator runs in this process; each flowvault command runs as a child process, as a
 user would run it, so that its wall time and peak RSS are its own. Every figure is
@@ -25,6 +26,7 @@ from typing import Any
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
 from .baseline import sequential_export
+from .fleet import fleet_steps, print_fleet
 from .limit import limit_steps, print_limit
 from .ui import print_ui, ui_steps
 
@@ -142,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ui-only", action="store_true",
                     help="only the review UI's page loads, on a 2,000-flow archive made without a rate limit "
                          "(its last export edits 1% of the flows and a 61-step flow; about a minute)")
+    ap.add_argument("--fleet", default=None, metavar="N,N",
+                    help="only the fleet scenario: this many companies (comma-separated sizes), each limited to "
+                         "240 calls/min on its own key, exported by one --all-profiles run, full then nightly")
+    ap.add_argument("--fleet-flows", type=int, default=200, help="flows per company in the fleet scenario")
+    ap.add_argument("--max-in-flight", type=int, default=None, help="the fleet run's [fleet] max_in_flight")
     a = ap.parse_args(argv)
     if a.quick:
         a.flows, a.latency, a.rate, a.scale_flows, a.limit_small_flows = 60, 0.02, 50.0, 600, 12
@@ -158,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if a.json:
             a.json.write_text(json.dumps(results, indent=2) + "\n")
 
+    if a.fleet:
+        sizes = tuple(int(n) for n in a.fleet.split(","))
+        fleet_steps(work, results, save, sizes=sizes, flows=a.fleet_flows, versions=a.versions,
+                    max_in_flight=a.max_in_flight)
+        print_fleet(results["fleet"])
+        print(json.dumps(results))
+        return 0
     if a.ui_only:
         ui_archive(work, a.flows, a.versions)
         ui_steps(work / "ui-archive", results, save, big_flow=True)

@@ -54,9 +54,19 @@ def flow_name(rng: random.Random, existing: list[str]) -> str:
     return f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} – {rng.choice(SYSTEMS)}"
 
 
+def letters(index: int) -> str:
+    """a, b, …, z, aa, ab, …: a company's letters, as a spreadsheet names its columns."""
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(ord("a") + rest) + out
+    return out
+
+
 def add_company(state: State, index: int, *, seed: int, flows: int, versions: int) -> Company:
     rng = random.Random(seed * 1000 + index)
-    c = Company(id=index + 1, name=f"company-{chr(ord('a') + index)}", api_key=api_key(seed, index))
+    c = Company(id=index + 1, name=f"company-{letters(index)}", api_key=api_key(seed, index))
     state.companies.append(c)
     for rtype in RESOURCE_TYPES:
         for name in RESOURCE_NAMES[rtype]:
