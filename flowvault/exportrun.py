@@ -21,7 +21,7 @@ from .exporter import ExportResult, Incremental, commit_export, export_flows
 from .history import History
 from .output import Reporter, peak_rss_mb
 from .providers import provider_for
-from .signals import StoppedAfterCommit
+from .signals import StoppedAfterCommit, held
 
 
 async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tuple[str, ...] = (),
@@ -63,8 +63,9 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         if put_back:
             result.warnings.insert(0, put_back)
         stopped: StoppedAfterCommit | None = None
-        try:
-            commit_export(history, result, message)
+        try:  # git works on a thread: the other profiles' requests go on meanwhile; stops wait for it
+            with held():
+                await anyio.to_thread.run_sync(commit_export, history, result, message)
         except StoppedAfterCommit as stop:  # the commit landed: the run is done, then it stops
             result.commit, stopped = stop.commit, stop
         save_fetch_state(history, profile, policy, result, incremental, bool(flows))
@@ -81,8 +82,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         with history.run(say):  # under the lock: a push that rebases onto a moved remote moves HEAD
             for remote in profile.push_remotes:  # every remote is tried; one failing keeps none from the others
                 try:
-                    held = history.push(remote, profile.push_attempts, say=say)
-                    rep.event("pushed", commit=held, remote=remote)
+                    landed = history.push(remote, profile.push_attempts, say=say)
+                    rep.event("pushed", commit=landed, remote=remote)
                 except PushError as e:
                     failed.append(str(e))
             if result.commit is not None:

@@ -25,21 +25,46 @@ class StoppedAfterCommit(BaseException):
                          f"{signal.Signals(signum).name}")
 
 
+_holding = threading.RLock()  # re-entrant: the handler runs on the main thread, which may hold it
+_holders: list[list[int]] = []  # one list per block being held, in any thread
+_previous: dict[int, Any] = {}  # the handlers the main thread's first block replaced
+_main_blocks: list[int] = [0]  # blocks open on the main thread
+
+
+def _hold(signum: int, _frame: Any) -> None:
+    with _holding:
+        for got in _holders:
+            got.append(signum)
+
+
 @contextlib.contextmanager
 def held() -> Iterator[list[int]]:
-    """Hold SIGINT, SIGTERM and SIGHUP for the block (main thread only); the list yielded holds
-    the signals that arrived, for the caller to act on after the block."""
+    """Hold SIGINT, SIGTERM and SIGHUP for the block; the list yielded holds the signals that
+    arrived, for the caller to act on after the block. Only the main thread receives signals:
+    its first open block installs the holding handler, its last one puts the previous handlers
+    back; a block on another thread is held while one on the main thread is — a profile's
+    commit runs on a worker thread while the event loop (main) holds around it, so that one
+    company's git never stalls the others' requests."""
     got: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield got
-        return
-
-    def hold(signum: int, _frame: Any) -> None:
-        got.append(signum)
-
-    previous = {sig: signal.signal(sig, hold) for sig in HELD}
+    main = threading.current_thread() is threading.main_thread()
+    with _holding:
+        if main:
+            if not _main_blocks[0]:
+                _previous.update({sig: signal.signal(sig, _hold) for sig in HELD})
+            _main_blocks[0] += 1
+        if main or _main_blocks[0]:
+            _holders.append(got)
     try:
         yield got
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with _holding:
+            for i, h in enumerate(_holders):
+                if h is got:
+                    del _holders[i]
+                    break
+            if main:
+                _main_blocks[0] -= 1
+                if not _main_blocks[0]:
+                    for sig, handler in _previous.items():
+                        signal.signal(sig, handler)
+                    _previous.clear()

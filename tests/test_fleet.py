@@ -162,3 +162,43 @@ def test_the_bound_on_requests_in_flight_comes_from_the_config_or_the_flag(tmp_p
     alone = CliRunner().invoke(main, ["export", "--config", str(tmp_path / "none.toml"), "-p", "a", "-a",
                                       str(tmp_path / "x"), "--max-in-flight", "4"])
     assert alone.exit_code == 2 and "--max-in-flight" in alone.output
+
+
+def test_a_company_whose_git_hangs_never_holds_up_the_others(server: Any, config: Path, tmp_path: Path) -> None:
+    """Each profile's commit runs off the event loop: while the first profile's `git add` is stopped,
+    the other profile is exported, committed and summarised; then the first one finishes too."""
+    import threading
+
+    from .conftest import flowvault_process, git, git_stopping_at
+
+    go = tmp_path / "go"
+    os.mkfifo(go)
+    env, ready = git_stopping_at(tmp_path, "add", once=True, then=f'  read line < "{go}"')
+    late: list[bool] = []
+
+    def release(by_timer: bool = False) -> None:
+        if not late:
+            late.append(by_timer)
+            with open(go, "w") as fh:
+                fh.write("go\n")
+
+    safety = threading.Timer(60, release, kwargs={"by_timer": True})  # never leave git stopped on a failure
+    safety.start()
+    root = tmp_path / "root"
+    proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "--all-profiles",
+                             "-a", str(root), "--log-format", "json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        with open(ready) as fh:
+            assert fh.read().strip() == "in"  # one profile's git add is stopped
+        assert proc.stdout is not None
+        done = next(e for e in map(orjson.loads, proc.stdout) if e.get("event") == "summary")
+        assert done["ok"] and done["commit"] and not late  # the other one finished before the release
+        assert git(root / done["profile"], "rev-parse", "HEAD").strip() == done["commit"]
+    finally:
+        release()
+        safety.cancel()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert late == [False] and len([e for e in map(orjson.loads, out.splitlines())
+                                    if e.get("event") == "summary"]) == 1  # the stopped one, after the release

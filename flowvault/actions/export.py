@@ -86,8 +86,8 @@ def export_command(config: Config, profile: str | None, archive_dir: Path, *, fl
                       f"profiles of {config.path} (each profile's shard is a hash of its name); nothing to export")
             return []
         profiles = [config.profiles[name] for name in names]
-        outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format, spread=spread,
-                                               max_in_flight=max_in_flight, **options))
+        outcomes = anyio.run(functools.partial(export_all, profiles, archive_dir, log_format=log_format,
+                                               spread=spread, max_in_flight=max_in_flight, **options))
         report_fleet(rep, outcomes)
     else:
         prof = config.profile(profile)
