@@ -37,7 +37,8 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
                   "in plain text, where they stay even after later runs (README: secrets, purging)")
     # a killed run's leftovers are undone first: the manifest read below is the last commit's
-    with history.run(lambda m: rep.event("warning", message=m)):
+    def prepare() -> tuple[str | None, Secrets, Incremental]:
+        """What the run starts from (git's work: on a worker thread, the other profiles go on)."""
         altered = history.restore_altered()
         put_back = (f"{len(altered)} archive file(s) were deleted or edited in the work tree since the last "
                     f"commit (e.g. {altered[0]}): put back from the last commit") if altered else None
@@ -52,6 +53,10 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
             raise ArchiveError(f"archive damaged, nothing exported: {damage[0]}"
                                + (f" (+{len(damage) - 1} more)" if len(damage) > 1 else "")
                                + "; restore the repository from a clone or its remote, or export into a new archive")
+        return put_back, policy, incremental
+
+    with history.run(lambda m: rep.event("warning", message=m)):
+        put_back, policy, incremental = await anyio.to_thread.run_sync(prepare)
         with run_deadline(profile.run_deadline):
             async with client_for(profile, concurrency=concurrency, on_event=rep.on_client_event,
                                   in_flight=in_flight) as api:
