@@ -39,6 +39,10 @@ def test_the_fleet_job_is_indexed_read_only_and_non_root() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
     assert "FLOWVAULT_FINGERPRINT_KEY" in docs["Secret"]["stringData"]
+    from flowvault.config import parse_config
+
+    config = parse_config(docs["ConfigMap"]["data"]["flowvault.toml"], Path("fleet.yaml"))  # as flowvault reads it
+    assert len(config.profiles) == 3 and config.max_in_flight == 64
     dockerfile = (SAMPLES / "kubernetes" / "Dockerfile").read_text(encoding="utf-8")
     assert "USER 10001" in dockerfile and "git" in dockerfile and "python:3.11-slim" in dockerfile
 
