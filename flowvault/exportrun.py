@@ -84,13 +84,16 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
         def say(message: str) -> None:
             rep.event("warning", message=message)
 
-        with history.run(say):  # under the lock: a push that rebases onto a moved remote moves HEAD
-            for remote in profile.push_remotes:  # every remote is tried; one failing keeps none from the others
+        def push_all() -> None:  # every remote is tried; one failing keeps none from the others
+            for remote in profile.push_remotes:
                 try:
                     landed = history.push(remote, profile.push_attempts, say=say)
                     rep.event("pushed", commit=landed, remote=remote)
                 except PushError as e:
                     failed.append(str(e))
+
+        with history.run(say):  # under the lock: a push that rebases onto a moved remote moves HEAD
+            await anyio.to_thread.run_sync(push_all)  # a slow remote (and its retries' waits) stalls no other profile
             if result.commit is not None:
                 result.commit = history.head()  # rebased onto a moved remote: the commit that landed
         if failed:

@@ -202,3 +202,56 @@ def test_a_company_whose_git_hangs_never_holds_up_the_others(server: Any, config
     assert proc.returncode == 0, err
     assert late == [False] and len([e for e in map(orjson.loads, out.splitlines())
                                     if e.get("event") == "summary"]) == 1  # the stopped one, after the release
+
+
+def test_a_remote_that_stalls_one_companys_push_holds_up_no_other(server: Any, config: Path, tmp_path: Path) -> None:
+    """`--all-profiles --push`: company-a's remote takes its push and then waits (a hook stopped
+    on a FIFO); company-b, held by the simulator until then, is exported, committed and pushed
+    meanwhile; company-a's push then lands too."""
+    import threading
+
+    from flowvault.simulator import Gate
+
+    from .conftest import flowvault_process, git
+
+    root = tmp_path / "root"
+    ready, go = tmp_path / "ready", tmp_path / "go"
+    os.mkfifo(ready)
+    os.mkfifo(go)
+    for name in ("company-a", "company-b"):
+        bare = tmp_path / f"{name}.git"
+        subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+        subprocess.run(["git", "init", "-q", str(root / name)], check=True)
+        git(root / name, "remote", "add", "origin", str(bare))
+    hook = tmp_path / "company-a.git" / "hooks" / "pre-receive"
+    hook.write_text(f'#!/bin/sh\ncat > /dev/null\necho in > "{ready}"\nread line < "{go}"\n')
+    hook.chmod(0o755)
+    held_b = server.sim.gate = Gate("POST", "/api/v1/flows/export", key=server.sim.company(1).api_key)
+    late: list[bool] = []
+
+    def release(by_timer: bool = False) -> None:
+        held_b.release()
+        if not late:
+            late.append(by_timer)
+            with open(go, "w") as fh:
+                fh.write("go\n")
+
+    safety = threading.Timer(60, release, kwargs={"by_timer": True})
+    safety.start()
+    proc = flowvault_process("export", "--config", config, "--all-profiles", "-a", root, "--push",
+                             "--log-format", "json")
+    try:
+        with open(ready) as fh:
+            assert fh.read().strip() == "in"  # company-a's push is in its remote's hook
+        held_b.release()
+        assert proc.stdout is not None
+        pushed = next(e for e in map(orjson.loads, proc.stdout) if e.get("event") == "pushed")
+        assert pushed["profile"] == "company-b" and not late  # before company-a's remote let go
+        assert git(tmp_path / "company-b.git", "rev-parse", "HEAD").strip() == pushed["commit"]
+    finally:
+        release()
+        safety.cancel()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert late == [False] and git(tmp_path / "company-a.git", "rev-parse", "HEAD").strip() == git(
+        root / "company-a", "rev-parse", "HEAD").strip()
