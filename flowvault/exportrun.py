@@ -36,7 +36,6 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
     if keep_secrets:
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
                   "in plain text, where they stay even after later runs (README: secrets, purging)")
-    # a killed run's leftovers are undone first: the manifest read below is the last commit's
     def prepare() -> tuple[str | None, Secrets, Incremental]:
         """What the run starts from (git's work: on a worker thread, the other profiles go on)."""
         altered = history.restore_altered()
@@ -55,6 +54,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
                                + "; restore the repository from a clone or its remote, or export into a new archive")
         return put_back, policy, incremental
 
+    # a killed run's leftovers are undone first: the manifest prepare() reads is the last commit's
     with history.run(lambda m: rep.event("warning", message=m)):
         put_back, policy, incremental = await anyio.to_thread.run_sync(prepare)
         with run_deadline(profile.run_deadline):
@@ -69,8 +69,10 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
             result.warnings.insert(0, put_back)
         stopped: StoppedAfterCommit | None = None
         try:  # git works on a thread: the other profiles' requests go on meanwhile; stops wait for it
-            with held():
+            with held() as stops:
                 await anyio.to_thread.run_sync(commit_export, history, result, message)
+            if stops:  # arrived before the thread's own hold began: the commit landed all the same
+                raise StoppedAfterCommit(result.commit, stops[0])
         except StoppedAfterCommit as stop:  # the commit landed: the run is done, then it stops
             result.commit, stopped = stop.commit, stop
         save_fetch_state(history, profile, policy, result, incremental, bool(flows))

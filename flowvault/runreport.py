@@ -52,7 +52,7 @@ class Outcome:
         return out
 
 
-#: the fleet table's columns: (heading, field of ``Outcome.row``)
+#: the fleet table's columns: (heading, key of a ``fleet_rows`` row)
 FLEET_COLUMNS = (("profile", "profile"), ("status", "status"), ("flows", "flows"), ("changed", "changed"),
                  ("removed", "removed"), ("failed", "failed"), ("requests", "requests"), ("429s", "throttled"),
                  ("seconds", "duration_s"), ("exit", "exit_code"))
