@@ -71,7 +71,8 @@ def figure(run: dict[str, Any], sim_cpu: float) -> dict[str, Any]:
             "slowest_company_s": slowest, "companies_at_floor": at_floor,
             "throttled": sum(int(r["throttled"] or 0) for r in rows),
             "per_company": [[r["profile"], r["requests"], r["duration_s"]] for r in rows],
-            "cpu_s": round(run["cpu"], 1), "cpu_s_per_1000_calls": round(1000 * run["cpu"] / calls, 2) if calls else None,
+            "cpu_s": round(run["cpu"], 1),
+            "cpu_s_per_1000_calls": round(1000 * run["cpu"] / calls, 2) if calls else None,
             "peak_rss_mb": round(run["rss"]), "simulator_cpu_s": round(sim_cpu, 1)}
 
 

@@ -166,7 +166,8 @@ def main() -> None:
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
            report_path: Path | None, heartbeat_url: str | None, shard: str | None, spread: float,
-           max_in_flight: int | None, metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool, log_format: str) -> None:
+           max_in_flight: int | None, metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool,
+           log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
@@ -183,7 +184,8 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
     export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, metrics_path=metrics_path,
                    log_format=log_format, shard=shard, spread=spread,
-                   max_in_flight=max_in_flight or config.max_in_flight, concurrency=concurrency, keep_secrets=keep_secrets, message=message, push=push,
+                   max_in_flight=max_in_flight or config.max_in_flight, concurrency=concurrency,
+                   keep_secrets=keep_secrets, message=message, push=push,
                    retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 
 
