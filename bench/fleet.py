@@ -24,17 +24,16 @@ from typing import Any
 
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
+from . import limit
+
 RATE = 240 / 60.0  # the documented limit, calls per second per company
 
 
 def config(path: Path, srv: SimulatorServer, max_in_flight: int | None) -> None:
-    """The README's sample profile per company (no rate_limit: flowvault paces at the documented limit)."""
-    lines = [f"[fleet]\nmax_in_flight = {max_in_flight}\n"] if max_in_flight else []
-    for i, company in enumerate(srv.sim.state.companies):
-        var = f"FLOWVAULT_FLEET_KEY_{i}"
-        os.environ[var] = company.api_key
-        lines += [f"[profiles.{company.name}]", f'base_url = "{srv.url}"', f'api_key_env = "{var}"', ""]
-    path.write_text("\n".join(lines))
+    """The limit scenario's config (the README's profile per company: no rate_limit), and the bound."""
+    limit.config(path, srv)
+    if max_in_flight:
+        path.write_text(path.read_text() + f"\n[fleet]\nmax_in_flight = {max_in_flight}\n")
 
 
 def run_all(cfg: Path, root: Path) -> dict[str, Any]:

@@ -5,8 +5,8 @@ rule, never the value."""
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 from collections.abc import Iterable
 
 from detect_secrets.core.scan import scan_line
@@ -28,18 +28,14 @@ TRIGGER = re.compile(r"[A-Za-z0-9+/=_\-]{20,}|PRIVATE KEY|://[^/\s:@\"]+:[^/\s@\
 #: a JSON key that is a snake_case name (``"virtual_environment_id":``): a long one is not a token,
 #: and such keys are most of the lines TRIGGER would otherwise hand over
 NAME_KEY = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"\s*:')
-_configured = threading.Lock()
-_ready: list[bool] = []
 
 
+@functools.cache
 def _configure() -> None:
     """detect-secrets' settings are its module's globals: set to DETECTORS once per process (flowvault
     is their only user), not per call — each change rebuilds its plugin caches (~1 ms)."""
-    with _configured:
-        if not _ready:
-            cache_bust()
-            configure_settings_from_baseline(_SETTINGS)
-            _ready.append(True)
+    cache_bust()
+    configure_settings_from_baseline(_SETTINGS)
 
 
 def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[str, str]]:
