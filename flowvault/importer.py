@@ -189,6 +189,7 @@ class Importer:
         self.workers = workers
         self.secrets = {**env_secrets(), **mapping.secrets}
         self.names: dict[str, str] = {}  # target flow ID → name, kept current as flows are created
+        self.labels: dict[str, int | str] = {}  # the target's labels by name (set by its flows)
         self.resolver = Resolver({}, {}, {})
         self.same_company = same_company
         self.opener = opener
@@ -199,6 +200,7 @@ class Importer:
     async def plan(self, wanted: tuple[str, ...], result: ImportResult) -> None:
         inventory: Inventory = await self.provider.inventory(self.api)
         self.names = dict(inventory.flows)
+        self.labels = dict(inventory.labels)
         self._adopt(write=not result.dry_run)
         done = {src: id_value(e["target_id"]) for src, e in self.ledger.flows.items()
                 if e.get("complete") and str(e["target_id"]) in self.names}
@@ -338,7 +340,7 @@ class Importer:
         secrets = self.secrets if secrets is None else secrets
         export = self.snapshot.export_doc(plan.flow.flow_id)
         doc = self._document(plan, export, name, created, plan.deferred, secrets)
-        return CreateJob(plan.flow, export, doc, name, self.enable, pre, plan.deferred), secrets
+        return CreateJob(plan.flow, export, doc, name, self.enable, pre, plan.deferred, self.labels), secrets
 
     def _document(self, plan: FlowPlan, export: dict[str, Any], name: str, created: dict[str, int | str],
                   deferred: tuple[Ref, ...], secrets: dict[str, str]) -> dict[str, Any]:

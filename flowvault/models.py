@@ -75,6 +75,7 @@ class Inventory:
 
     flows: dict[str, str]
     by_name: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    labels: dict[str, int | str] = field(default_factory=dict)  # the labels its flows carry: name → ID
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class CreateJob:
     enable: str  # off | source
     pre: tuple[int | str, ...] = ()  # target flows with this name before the create
     deferred: tuple[Ref, ...] = ()  # references left empty in ``doc``, set by a patch after the create
+    labels: dict[str, int | str] = field(default_factory=dict)  # the target's labels: name → ID
 
 
 @dataclass

@@ -99,6 +99,8 @@ def test_other_companys_flow_is_not_found_and_422_carries_errors(server: Any) ->
     with pytest.raises(ValidationError) as info:
         run(go_422)
     assert "per_page" in info.value.errors
+    assert [v.errors for v in server.sim.contract.violations] == [info.value.errors]
+    server.sim.contract.violations.clear()  # sent on purpose: the suite's contract check passes
 
 
 def test_create_is_not_retried_after_an_ambiguous_failure() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -35,18 +36,40 @@ LISTING = {"include": ",".join(LISTING_INCLUDES), "sort": "id"}
 LISTINGS = (LISTING, {"include": "labels", "sort": "id"}, {"sort": "id"})  # when a server refuses includes
 #: relations the listing carries → the per-flow list endpoint when it did not (None: the reference has none)
 #: relations import recreates (POST /flows/{flow}/<name>), with the fields the reference documents for it
-RESTORED = {"webhooks": ("status", "format", "body"), "callbacks": ("status", "format")}
+#: (field, nullable): only a webhook's body may be sent as null; a field the archive lacks is left out
+RESTORED = {"webhooks": (("status", False), ("format", False), ("body", True)),
+            "callbacks": (("status", False), ("format", False))}
 RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGroups": None,
              "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
 VERSION_INCLUDE = "steps,variables,schedules"
 NO_ENDPOINT = ("the listing ignored its include and the reference documents no other way to read it "
                "(see README: listing includes)")
-#: listings the reference does not document; where one answers 404, only the map file resolves that type
-RESOURCE_PATHS = {"connector": "/api/v1/connectors", "endpoint": "/api/v1/endpoints", "script": "/api/v1/scripts",
-                  "cache": "/api/v1/caches", "data_pool": "/api/v1/data-pools",
-                  "cross_reference_lookup": "/api/v1/cross-reference-lookups",
-                  "virtual_environment": "/api/v1/virtual-environments",
-                  "notification_group": "/api/v1/notification-groups"}
+
+
+@dataclass(frozen=True)
+class Undocumented:
+    """An endpoint flowvault uses that no vendor document holds: what for, and what happens when
+    the account answers 403/404/405 (the account does not expose it)."""
+
+    resource: str
+    why: str
+    when_refused: str
+
+
+_BY_MAP = "that type is resolved from the map file only (`flowvault map init` lists each reference)"
+#: every request flowvault sends outside the vendor's contract (../shared/reference), and only from here:
+#: the resource listings import and restore read to re-link a step's references by name and type
+UNDOCUMENTED: dict[tuple[str, str], Undocumented] = {
+    ("GET", path): Undocumented(rtype, f"import/restore: find each {rtype.replace('_', ' ')} the archive "
+                                       "references by name in the target company", _BY_MAP)
+    for rtype, path in (("connector", "/api/v1/connectors"), ("endpoint", "/api/v1/endpoints"),
+                        ("script", "/api/v1/scripts"), ("cache", "/api/v1/caches"),
+                        ("data_pool", "/api/v1/data-pools"),
+                        ("cross_reference_lookup", "/api/v1/cross-reference-lookups"),
+                        ("virtual_environment", "/api/v1/virtual-environments"),
+                        ("notification_group", "/api/v1/notification-groups"))
+}
+RESOURCE_PATHS = {u.resource: path for (_, path), u in UNDOCUMENTED.items()}
 
 
 def _snake(name: str) -> str:
@@ -182,8 +205,12 @@ class Patchworks:
             got["versions"] = await unless_refused("versions", f"GET {FLOWS}/{{flow}}/versions", read_versions)
 
         async def relation(name: str, path: str) -> None:
-            items = await unless_refused(name, f"GET {FLOWS}/{{flow}}/{path}",
-                                         lambda: _list(api, f"{FLOWS}/{fid}/{path}"))
+            try:
+                items = await unless_refused(name, f"GET {FLOWS}/{{flow}}/{path}",
+                                             lambda: _list(api, f"{FLOWS}/{fid}/{path}"))
+            except ListCutShort as e:  # the rest cannot be asked for: the part keeps its last copy
+                not_captured[name] = str(e).replace(f"/{fid}/", "/{flow}/")
+                return
             if items is not None:
                 settings[name] = items
 
@@ -303,13 +330,15 @@ class Patchworks:
         return out
 
     async def inventory(self, api: ApiClient) -> Inventory:
-        flows, _ = await api.paginate(FLOWS, {"sort": "id"})
+        flows, _ = await api.paginate(FLOWS, {"sort": "id", "include": "labels"})
         by_name: dict[str, dict[str, list[int]]] = {}
         for rtype, path in RESOURCE_PATHS.items():
             try:
                 items, _ = await api.paginate(path)
-            except NotFoundError:
-                continue  # not exposed: only the map file can resolve this type
+            except ApiError as e:  # not exposed (UNDOCUMENTED says what then): only the map file resolves it
+                if part_refused(e.status) is None:
+                    raise
+                continue
             for item in items:
                 if isinstance(item, dict) and "id" in item:
                     by_name.setdefault(rtype, {}).setdefault(str(item.get("name")), []).append(
@@ -319,7 +348,7 @@ class Patchworks:
         for fid, name in sorted(listed.items(), key=lambda kv: int(kv[0])):
             names.setdefault(name, []).append(int(fid))
         by_name["flow"] = names
-        return Inventory(listed, by_name)
+        return Inventory(listed, by_name, _label_ids(flows))
 
     def document(self, export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
                  deferred: tuple[Ref, ...], secrets: dict[str, str], *, name: str, rules: Rules,
@@ -331,7 +360,7 @@ class Patchworks:
         # documents for `flow` and `metadata` (the five-key form adds systems, scripts, dependencies)
         body: dict[str, Any] = {k: json.dumps(v, ensure_ascii=False) for k, v in job.export.items() if k != "flow"}
         body.setdefault("metadata", json.dumps({}))
-        body |= {"flow": json.dumps(job.doc, ensure_ascii=False), "as_marketplace": False}
+        body["flow"] = json.dumps(job.doc, ensure_ascii=False)  # as_marketplace (a string) left out: not one
         pre = {str(i) for i in job.pre}
 
         async def created() -> Any:
@@ -399,7 +428,7 @@ class Patchworks:
         setup: list[str] = []
         for name, fields in RESTORED.items():  # the relations the reference documents a create for
             items = [x for x in _carried(flow.settings, name) or [] if isinstance(x, dict)]
-            bodies = [{k: x.get(k) for k in fields if not is_hidden(x.get(k))} for x in items]
+            bodies = [_restored_body(x, fields) for x in items]
             try:
                 await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
             except ApiError as e:  # a key that may not create them: the flow stays, the checklist says so
@@ -411,9 +440,11 @@ class Patchworks:
         notes: list[str] = []
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
-        labels = [{"name": n} for n in doc.get("labels") or []]
-        if labels:
-            update["labels"] = labels
+        wanted = _label_names(flow.settings, doc)
+        if wanted:  # a label is set by its ID (labels.*.id); the reference documents no way to create one
+            update["labels"] = [{"id": job.labels[n]} for n in wanted if n in job.labels]
+            setup += [f"label '{n}': not in the target (no flow there carries it, and the reference documents "
+                      "no way to create one); add it to the flow" for n in wanted if n not in job.labels]
         if enabled_at and job.enable == "source":
             update["flow"] = {"enabled_at": enabled_at}
         elif enabled_at:
@@ -440,48 +471,84 @@ class Patchworks:
         return differences(job.doc, got)
 
 
-async def _list(api: ApiClient, path: str) -> list[Any]:
+def _restored_body(item: dict[str, Any], fields: tuple[tuple[str, bool], ...]) -> dict[str, Any]:
+    """A webhook's or callback's create body from its archived fields only: each a string (null only
+    where the field is nullable), hidden values left out — never a field sent in another type."""
+    return {k: item[k] for k, nullable in fields if k in item and not is_hidden(item[k])
+            and (isinstance(item[k], str) or (nullable and item[k] is None))}
+
+
+def _label_names(settings: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """The archived flow's label names: from the listing's labels (objects with a name), else the
+    export document's (names)."""
+    listed = _carried(settings, "labels")
+    source = listed if listed is not None else doc.get("labels") if isinstance(doc.get("labels"), list) else []
+    names = [x.get("name") if isinstance(x, dict) else x for x in source]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+
+def _label_ids(flows: list[Any]) -> dict[str, int | str]:
+    """The labels a company's flows carry (the listing's ``labels`` include): name → ID."""
+    found: dict[str, int | str] = {}
+    for f in flows:
+        for label in (_carried(f, "labels") or []) if isinstance(f, dict) else []:
+            if isinstance(label, dict) and isinstance(label.get("name"), str) and flow_id(label.get("id")) is not None:
+                found.setdefault(label["name"], label["id"])
+    return found
+
+
+class ListCutShort(ProtocolError):
+    """A list whose reply says it has more pages, on an endpoint the reference gives no page parameter."""
+
+
+async def _list(api: ApiClient, path: str, *, pages: bool = False) -> list[Any]:
     """Every item of a list endpoint whose reply shape the reference leaves open: a page
-    (``data`` and ``meta``, further pages fetched), ``{"data": [...]}`` or a bare list."""
-    reply = await api.get(path, {"per_page": 100})
+    (``data`` and ``meta``), ``{"data": [...]}`` or a bare list. ``pages``: the endpoint documents
+    ``page``/``per_page`` (further pages are fetched); else it is asked with no parameter, and a
+    reply that says it has more pages raises ListCutShort (the rest cannot be asked for)."""
+    if pages:
+        items, _ = await api.paginate(path)
+        return items
+    reply = await api.get(path)
     if isinstance(reply, list):
         return reply
     if not isinstance(reply, dict) or not isinstance(reply.get("data"), list):
         raise ProtocolError(f"GET {path}: expected a list (or 'data' holding one)")
     meta = reply.get("meta")
     if isinstance(meta, dict) and isinstance(meta.get("last_page"), int) and meta["last_page"] > 1:
-        items, _ = await api.paginate(path)
-        return items
+        raise ListCutShort(f"GET {path}: the reply is page 1 of {meta['last_page']}, and the reference documents "
+                           "no page parameter for this list")
     return list(reply["data"])
 
 
 async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:
     await _sync_items(api, f"/api/v1/flow-versions/{version_id}/schedules", [{"cron_string": c} for c in crons],
-                      fresh)
+                      fresh, pages=True)
 
 
-async def _sync_items(api: ApiClient, path: str, bodies: list[dict[str, Any]], fresh: bool) -> None:
+async def _sync_items(api: ApiClient, path: str, bodies: list[dict[str, Any]], fresh: bool, *,
+                      pages: bool = False) -> None:
     """Create the items (schedules, webhooks, callbacks) the target lacks. Idempotent: an item
     counts as there when the target lists one with the same values for the body's fields, as
     often as the archive has it; each create is checked before it is retried (never twice)."""
-    def key(item: Any) -> str:
-        return repr(sorted((k, item.get(k)) for k in bodies[0])) if isinstance(item, dict) else repr(item)
+    def same(body: dict[str, Any], item: Any) -> bool:
+        return isinstance(item, dict) and all(item.get(k) == v for k, v in body.items())
 
-    async def have() -> list[str]:
-        return [key(x) for x in await _list(api, path)]
+    async def have() -> list[Any]:
+        return await _list(api, path, pages=pages)
 
     if not bodies:
         return
     current = [] if fresh else await have()
     for body in bodies:
-        k = key(body)
-        if k in current:
-            current.remove(k)
+        there = next((x for x in current if same(body, x)), None)
+        if there is not None:
+            current.remove(there)
             continue
-        before = (await have()).count(k) if not fresh else 0
+        before = sum(same(body, x) for x in await have()) if not fresh else 0
 
-        async def created(k: str = k, before: int = before) -> Any:
-            return {"exists": True} if (await have()).count(k) > before else None
+        async def created(body: dict[str, Any] = body, before: int = before) -> Any:
+            return {"exists": True} if sum(same(body, x) for x in await have()) > before else None
 
         await api.create_once(path, body, created)
         fresh = False

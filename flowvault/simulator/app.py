@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .contract import Contract, Violation
 from .ocp import OcpRoutes
 from .state import Company, SimError, State
 
@@ -126,10 +127,10 @@ def _int_param(request: Request, name: str, default: int, lo: int, hi: int | Non
     return value
 
 
-def paginate(request: Request, items: list[Any]) -> dict[str, Any]:
-    """Laravel-style page: ``data``, ``meta`` and ``links``."""
+def paginate(request: Request, items: list[Any], per_page: int | None = None) -> dict[str, Any]:
+    """Laravel-style page: ``data``, ``meta`` and ``links`` (``per_page``: fixed by the server)."""
     page = _int_param(request, "page", 1, 1, None)
-    per_page = _int_param(request, "per_page", 15, 1, 100)
+    per_page = per_page or _int_param(request, "per_page", 15, 1, 100)
     total = len(items)
     last_page = max(1, math.ceil(total / per_page))
     start = (page - 1) * per_page
@@ -160,8 +161,7 @@ def paginate(request: Request, items: list[Any]) -> dict[str, Any]:
     }
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def _json_body(raw: bytes) -> dict[str, Any]:
     if not raw:
         return {}
     try:
@@ -191,6 +191,7 @@ class Simulator:
         self.listing_extra: list[Any] = []  # raw items added to page 1 of the flow listing (hostile IDs)
         self.version_ids: dict[int, Any] = {}  # version ID → what the versions list says instead (hostile IDs)
         self.honour_version_include: bool | None = True  # False: ignores ?include=; None: refuses it (400)
+        self.relation_page_size: int | None = None  # a flow's callbacks list cut into pages of this many
         self.version_detail_steps = True  # False: a version's detail leaves its steps out (the export has them)
         #: (method, path regex) → status: endpoints this server refuses for every key, as a key without
         #: the permission (403), an account without the feature (404) or a method not allowed (405)
@@ -207,6 +208,8 @@ class Simulator:
         self.arrivals: list[float] = []  # when each request arrived (monotonic): the pace clients keep
         self.max_in_flight = 0  # the most requests this server was answering at once
         self.rng = random.Random(self.faults.seed)
+        #: the vendor's OpenAPI document, judging every request (violations answered 422, and kept)
+        self.contract = Contract()
         self._lock = threading.Lock()
         self.ocp = OcpRoutes(random.Random(self.faults.seed + 1))
         self.app = Starlette(routes=self._routes())
@@ -334,7 +337,12 @@ class Simulator:
                     self.counts[(company.id, request.method)] += 1
                     if write:
                         self.counts[(company.id, "WRITE")] += 1
-                request.state.body = await _json_body(request) if request.method in WRITE_METHODS else {}
+                raw = await request.body()
+                request.state.body = _json_body(raw) if request.method in WRITE_METHODS else {}
+                verdict = self.contract.check(request.method, request.url.path, request.query_params.multi_items(),
+                                              dict(request.headers), raw)
+                if isinstance(verdict, Violation):
+                    raise SimError(422, verdict.message, verdict.errors)
                 gate = self.gate
                 held = gate is not None and gate.matches(request) and await gate.wait()
                 try:  # the body is in: a held request takes effect once released, client or not
@@ -494,8 +502,11 @@ class Simulator:
     def list_relation(self, name: str) -> Handler:
         async def handler(request: Request, c: Company) -> Any:
             items = self.state.relation(c, request.path_params["flow"], name)
-            # "List all webhooks": the reference shows no pagination; callbacks answer as a page
-            return {"data": items} if name == "webhooks" else paginate(request, items)
+            # "List all webhooks": the reference shows no pagination; callbacks answer as a page, of
+            # every item unless ``relation_page_size`` cuts it (the reference lists no page parameter)
+            if name == "webhooks":
+                return {"data": items}
+            return paginate(request, items, per_page=self.relation_page_size or max(1, len(items)))
         return handler
 
     def create_relation(self, name: str) -> Handler:

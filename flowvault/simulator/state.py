@@ -216,19 +216,14 @@ class State:
         return f
 
     def _label_id(self, c: Company, label: Any) -> int:
-        if isinstance(label, dict) and "id" in label:
-            if int(label["id"]) not in c.labels:
-                msg = "The selected labels.id is invalid."
-                raise SimError(422, msg, {"labels.id": [msg]})
-            return int(label["id"])
-        name = label.get("name") if isinstance(label, dict) else None
-        if not isinstance(name, str):
-            raise SimError(422, "Each label needs an id or a name.", {"labels": ["Each label needs an id or a name."]})
-        for lab in c.labels.values():
-            if lab["name"] == name:
-                return int(lab["id"])
-        lid = self.next_id()
-        c.labels[lid] = {"id": lid, "name": name, "colour": "grey"}
+        """A label named by its ID (``labels.*.id``, the reference's rule); it must exist."""
+        try:
+            lid = int(label["id"])
+        except (KeyError, TypeError, ValueError):
+            lid = -1
+        if lid not in c.labels:
+            msg = "The selected labels.id is invalid."
+            raise SimError(422, msg, {"labels.id": [msg]})
         return lid
 
     def delete_flow(self, c: Company, flow_id: Any) -> None:
