@@ -416,8 +416,9 @@ def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: 
               help="Fraction of replies that are 500/502/503.")
 @click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Fraction of connections dropped.")
 @click.option("--dialect", type=click.Choice(["flat", "relations", "config-json", "other-ids", "export-systems",
-                                              "dangling"]), default="flat", show_default=True,
-              help="How steps hold their references (see the README's simulator section).")
+                                              "dangling", "schema-literal"]), default="flat", show_default=True,
+              help="How steps hold their references, or replies typed as the vendor's schemas type them "
+                   "(schema-literal; see the README's simulator section).")
 def simulator(**options: Any) -> None:
     """Serve the built-in Patchworks API simulator on 127.0.0.1 (for trying flowvault)."""
     from .actions.simulator import serve

@@ -86,6 +86,11 @@ def _carried(flow: dict[str, Any], name: str) -> list[Any] | None:
     return None
 
 
+def _present(flow: dict[str, Any], name: str) -> bool:
+    """Whether the listing returned the relation at all, in whatever form."""
+    return flow.get(name) is not None or flow.get(_snake(name)) is not None
+
+
 def _listed_versions(flow: dict[str, Any]) -> list[Any] | None:
     """The listing's versions, when it carried all of them, each with its schedules and
     variables (the steps come from the export document); None otherwise."""
@@ -159,9 +164,19 @@ class Patchworks:
         return honoured, [i for i in LISTING_INCLUDES if i not in honoured]
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
-        listed = _listed_versions(flow)
-        if listed is None or any(path and _carried(flow, name) is None for name, path in RELATIONS.items()):
-            return None  # the listing did not carry what an edit changes: always fetch
+        """The listing item's fingerprint when it carries what an edit changes — every version with
+        its update stamp, schedules and variables, and each relation that has a list endpoint — in
+        any form (a relation typed as a string still changes when it is edited); else None: always fetch."""
+        listed = flow.get("versions")
+        if not isinstance(listed, list) or not all(
+                isinstance(v, dict) and v.get("schedules") is not None and v.get("variables") is not None
+                for v in listed):
+            return None
+        count = flow.get("versions_count")
+        if isinstance(count, int) and not isinstance(count, bool) and count != len(listed):
+            return None  # the listing cut the list short
+        if any(path and not _present(flow, name) for name, path in RELATIONS.items()):
+            return None
         if not flow.get("updated_at") or not all(v.get("updated_at") or v.get("saved_at") for v in listed):
             return None  # no update stamps: a step edit would not show in the listing
         return fingerprint(flow, allow)
@@ -176,6 +191,16 @@ class Patchworks:
         got: dict[str, Any] = {}
         settings = {k: v for k, v in flow.items() if k != "versions"}
         not_captured: dict[str, str] = {}  # part → why it could not be read (its last good copy is kept)
+        unreadable = {}  # relations the listing gave in a form that is not a list (the schema types some as strings)
+        for name in ("labels", *RELATIONS):
+            if _present(flow, name) and _carried(flow, name) is None:
+                given = next(flow[k] for k in (name, _snake(name)) if flow.get(k) is not None)
+                unreadable[name] = (f"the listing gave it as {type(given).__name__}, not as a list of items; "
+                                    "flowvault does not guess at its contents")
+                settings.pop(name, None)
+                settings.pop(_snake(name), None)
+        if "labels" in unreadable:
+            not_captured["labels"] = unreadable["labels"]
 
         async def unless_refused(part: str, endpoint: str, read: Callable[[], Awaitable[Any]]) -> Any:
             """``read()``, or None when the API closes this part to the key (403/404/405): the part
@@ -223,7 +248,8 @@ class Patchworks:
                     if path:
                         tg.start_soon(relation, name, path)
                     else:
-                        not_captured[name] = NO_ENDPOINT
+                        not_captured[name] = (f"{unreadable[name]}, and the reference documents no other way to "
+                                              "read it") if name in unreadable else NO_ENDPOINT
         export = got["export"]
         if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {fid}: the reply has no 'flow' object")
@@ -238,24 +264,28 @@ class Patchworks:
         by_id = {str(v["id"]): v for v in exported if "id" in v}
         by_iteration = {str(v.get("iteration")): v for v in exported if "iteration" in v}
 
-        def exported_steps(vid: int, v: dict[str, Any]) -> list[Any] | None:
-            """The version's steps as the export document carries them (matched by version ID, or
-            by iteration when the export has no version IDs): what import replays, so they win."""
+        def exported(vid: int, v: dict[str, Any], key: str) -> list[Any] | None:
+            """The version's steps (or variables) as the export document carries them (matched by
+            version ID, or by iteration when the export has no version IDs): what import replays."""
             twin = by_id.get(str(vid)) if by_id else by_iteration.get(str(v.get("iteration")))
-            steps = twin.get("steps") if twin is not None else None
-            return steps if isinstance(steps, list) else None
+            found = twin.get(key) if twin is not None else None
+            return found if isinstance(found, list) else None
+
+        def lacks(vid: int, v: dict[str, Any], key: str) -> bool:
+            return not isinstance(v.get(key), list) and (key == "schedules" or exported(vid, v, key) is None)
 
         async def complete(vid: int) -> None:
-            """A version's detail and schedules, for what neither the listing nor the versions
-            list carried; merged into what was read (never replacing it)."""
-            reply = await unless_refused("version details", f"GET {FLOWS}/{{flow}}/versions/{{version}}",
-                                         lambda: api.get(f"{FLOWS}/{fid}/versions/{vid}"))
-            if reply is None:
-                reply = {"data": {}}
-            detail = reply.get("data") if isinstance(reply, dict) else None
-            if not isinstance(detail, dict):
-                raise ProtocolError(f"GET {FLOWS}/{fid}/versions/{vid}: the reply has no 'data' object")
+            """A version's detail (for steps or variables neither the listing, the versions list nor
+            the export document carried) and its schedules; merged into what was read, never replacing it."""
             known = versions[vid]
+            detail: dict[str, Any] = {}
+            if lacks(vid, known, "steps") or lacks(vid, known, "variables"):
+                reply = await unless_refused("version details", f"GET {FLOWS}/{{flow}}/versions/{{version}}",
+                                             lambda: api.get(f"{FLOWS}/{fid}/versions/{vid}"))
+                found = reply.get("data") if isinstance(reply, dict) else {} if reply is None else None
+                if not isinstance(found, dict):
+                    raise ProtocolError(f"GET {FLOWS}/{fid}/versions/{vid}: the reply has no 'data' object")
+                detail = found
             schedules = known.get("schedules")
             if not isinstance(schedules, list):
                 page = await unless_refused("schedules", "GET /api/v1/flow-versions/{version}/schedules",
@@ -273,13 +303,15 @@ class Patchworks:
 
         async with anyio.create_task_group() as tg:
             for vid, v in versions.items():
-                has_steps = isinstance(v.get("steps"), list) or exported_steps(vid, v) is not None
-                if not (has_steps and all(isinstance(v.get(k), list) for k in ("variables", "schedules"))):
+                if any(lacks(vid, v, key) for key in ("steps", "variables", "schedules")):
                     tg.start_soon(complete, vid)
         for vid, v in versions.items():
-            steps = exported_steps(vid, v)
+            steps = exported(vid, v, "steps")  # the export document's steps win: import replays them
             if steps is not None:
-                versions[vid] = {**v, "steps": steps}
+                versions[vid] = v = {**v, "steps": steps}
+            variables = exported(vid, v, "variables")
+            if not isinstance(v.get("variables"), list) and variables is not None:
+                versions[vid] = {**v, "variables": variables}  # read nowhere else as a list
         cleaned = [clean(v if not isinstance(v.get("schedules"), list) else
                          {**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
                    for _, v in sorted(versions.items())]

@@ -27,6 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .literal import DIALECT as LITERAL
+from .literal import flow as literal_flow
+from .literal import schedule as literal_schedule
+from .literal import version as literal_version
 from .contract import Contract, Violation
 from .ocp import OcpRoutes
 from .state import Company, SimError, State
@@ -379,6 +383,17 @@ class Simulator:
             self.windows[key] = (start, used + 1)
             return 0.0, f.window_limit - used - 1
 
+    # -- reply shapes: the schema-literal dialect's, else as stored ------------
+
+    def _flow(self, item: Any) -> Any:
+        return literal_flow(item) if self.state.dialect == LITERAL and isinstance(item, dict) else item
+
+    def _version(self, item: Any) -> Any:
+        return literal_version(item) if self.state.dialect == LITERAL and isinstance(item, dict) else item
+
+    def _schedule(self, item: Any) -> Any:
+        return literal_schedule(item) if self.state.dialect == LITERAL else dict(item)
+
     # -- handlers (run under the state lock; they never await I/O) -------------
 
     async def list_flows(self, request: Request, c: Company) -> Any:
@@ -418,6 +433,7 @@ class Simulator:
         for item in page["data"]:
             for v in item.get("versions", ()):
                 v["id"] = self.version_ids.get(v["id"], v["id"])
+        page["data"] = [self._flow(item) for item in page["data"]]
         if page["meta"]["current_page"] == 1:
             page["data"] += self.listing_extra
         return page
@@ -440,15 +456,15 @@ class Simulator:
 
     async def create_flow(self, request: Request, c: Company) -> Any:
         f = self.state.create_flow(c, request.state.body)
-        return {"data": self.state.render_flow(c, f, {"labels"})}
+        return {"data": self._flow(self.state.render_flow(c, f, {"labels"}))}
 
     async def get_flow(self, request: Request, c: Company) -> Any:
         include = set(filter(None, request.query_params.get("include", "").split(",")))
-        return {"data": self.state.render_flow(c, self.state.flow(c, request.path_params["flow"]), include)}
+        return {"data": self._flow(self.state.render_flow(c, self.state.flow(c, request.path_params["flow"]), include))}
 
     async def update_flow(self, request: Request, c: Company) -> Any:
         f = self.state.update_flow(c, request.path_params["flow"], request.state.body)
-        return {"data": self.state.render_flow(c, f, {"labels"})}
+        return {"data": self._flow(self.state.render_flow(c, f, {"labels"}))}
 
     async def delete_flow(self, request: Request, c: Company) -> Any:
         self.state.delete_flow(c, request.path_params["flow"])
@@ -481,7 +497,7 @@ class Simulator:
             errors["flow"] = ["The flow field must be a JSON object."]
         if errors:
             raise SimError(422, "The given data was invalid.", errors)
-        return {"data": self.state.import_flow(c, docs["flow"])}
+        return {"data": self._flow(self.state.import_flow(c, docs["flow"]))}
 
     async def list_versions(self, request: Request, c: Company) -> Any:
         f = self.state.flow(c, request.path_params["flow"])
@@ -497,6 +513,7 @@ class Simulator:
         page["data"] = [self.state.render_version(c, v, steps=False, include=include) for v in page["data"]]
         for v in page["data"]:
             v["id"] = self.version_ids.get(v["id"], v["id"])
+        page["data"] = [self._version(v) for v in page["data"]]
         return page
 
     def list_relation(self, name: str) -> Handler:
@@ -516,19 +533,19 @@ class Simulator:
 
     async def create_version(self, request: Request, c: Company) -> Any:
         v = self.state.create_version(c, request.path_params["flow"])
-        return {"data": self.state.render_version(c, v)}
+        return {"data": self._version(self.state.render_version(c, v))}
 
     async def get_version(self, request: Request, c: Company) -> Any:
         v = self.state.version(c, request.path_params["flow"], request.path_params["version"])
         out = self.state.render_version(c, v)
         if not self.version_detail_steps:
             out.pop("steps", None)
-        return {"data": out}
+        return {"data": self._version(out)}
 
     async def update_version(self, request: Request, c: Company) -> Any:
         p = request.path_params
         v = self.state.update_version(c, p["flow"], p["version"], request.state.body)
-        return {"data": self.state.render_version(c, v)}
+        return {"data": self._version(self.state.render_version(c, v))}
 
     async def delete_version(self, request: Request, c: Company) -> Any:
         self.state.delete_version(c, request.path_params["flow"], request.path_params["version"])
@@ -536,13 +553,13 @@ class Simulator:
 
     async def copy_version(self, request: Request, c: Company) -> Any:
         v = self.state.copy_version(c, request.path_params["flow"], request.path_params["version"])
-        return {"data": self.state.render_version(c, v)}
+        return {"data": self._version(self.state.render_version(c, v))}
 
     async def list_schedules(self, request: Request, c: Company) -> Any:
-        return paginate(request, [dict(s) for s in self.state.version_schedules(c, request.path_params["fv"])])
+        return paginate(request, [self._schedule(s) for s in self.state.version_schedules(c, request.path_params["fv"])])
 
     async def create_schedule(self, request: Request, c: Company) -> Any:
-        return {"data": dict(self.state.create_schedule(c, request.path_params["fv"], request.state.body))}
+        return {"data": self._schedule(self.state.create_schedule(c, request.path_params["fv"], request.state.body))}
 
     async def update_schedule(self, request: Request, c: Company) -> Any:
         s = self.state.schedule(c, request.path_params["fv"], request.path_params["schedule"])
@@ -551,7 +568,7 @@ class Simulator:
             s["cron_string"] = body["cron_string"]
         if "deployed_at" in body:
             s["deployed_at"] = body["deployed_at"]
-        return {"data": dict(s)}
+        return {"data": self._schedule(s)}
 
     async def delete_schedule(self, request: Request, c: Company) -> Any:
         self.state.delete_schedule(c, request.path_params["fv"], request.path_params["schedule"])

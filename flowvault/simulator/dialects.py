@@ -9,6 +9,7 @@ in one flat shape and serves and accepts it in the dialect chosen by a knob:
 - ``export-systems``: flat steps; the export document has the five top-level keys
   (``metadata``, ``flow``, ``systems``, ``scripts``, ``dependencies``) and import requires them
 - ``dangling``: flat steps; import accepts references that point nowhere (as the vendor's copy does)
+- ``schema-literal``: flat steps; replies typed as the vendor's response schemas type them (``literal.py``)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-DIALECTS = ("flat", "relations", "config-json", "other-ids", "export-systems", "dangling")
+DIALECTS = ("flat", "relations", "config-json", "other-ids", "export-systems", "dangling", "schema-literal")
 
 #: the stored (flat) foreign keys → resource type
 FLAT: dict[str, str] = {
