@@ -188,15 +188,19 @@ def git_stopping_at(folder: Path, step: str, *, first: str = "", then: str = "",
 
 
 @contextlib.contextmanager
-def simulated(folder: Path, *, seed: int, **generate_args: Any) -> Iterator[tuple[SimulatorServer, Path]]:
+def simulated(folder: Path, *, seed: int, dialect: str = "flat",
+              **generate_args: Any) -> Iterator[tuple[SimulatorServer, Path]]:
     """A simulator and a config for it, for a module-scoped fixture (which cannot use ``monkeypatch``)."""
-    server = SimulatorServer(Simulator(generate(seed=seed, **generate_args), Faults(seed=seed))).start()
+    state = generate(seed=seed, **generate_args)
+    state.dialect = dialect
+    server = SimulatorServer(Simulator(state, Faults(seed=seed))).start()
     env = pytest.MonkeyPatch()
     try:
         yield server, write_config(folder / "flowvault.toml", server, env, max_retries=8)
     finally:
         env.undo()
         server.stop()
+    assert_contract_kept(server.sim)
 
 
 def made_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:

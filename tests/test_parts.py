@@ -20,10 +20,11 @@ from flowvault.client import client_for
 from flowvault.exporter import ExportResult, export_flows
 from flowvault.ui.pages import diff_page
 from flowvault.config import load_config
+from flowvault.simulator import DIALECTS
 
 from .conftest import cli, manifest, tree_bytes, write_config
 
-DIALECTS = ("flat", "relations", "config-json", "other-ids", "export-systems", "dangling")
+
 #: the listing's includes: honoured, ignored, refused (400, as a query builder does)
 LISTINGS = ("honoured", "ignored", "refused")
 #: the versions list's include: honoured, ignored, refused

@@ -167,6 +167,32 @@ def test_the_restore_command_of_a_deleted_flow_runs_as_printed(browser: Any, ser
     assert len(back) == 1 and back[0].startswith(reviewed["gone_name"]), back  # renamed if its name is taken
 
 
+def test_an_archive_of_a_schema_literal_server_reviews_as_any_other(browser: Any, tmp_path: Path) -> None:
+    """Replies typed as the vendor's schemas type them (simulator dialect ``schema-literal``): the diff
+    page marks the edited step, the flow page draws every version, the deleted flow is listed with its
+    restore command, and no secret value reaches a page."""
+    with simulated(tmp_path, seed=7, companies=1, flows=10, versions=2, dialect="schema-literal") as (server, cfg):
+        night = review_night(server, cfg, tmp_path / "archive")
+    entry = manifest(night["archive"])["flows"][str(night["edited"])]
+    with started(night["archive"]) as url:
+        page = browser.new_page()
+        html = []
+        page.goto(f"{url}/a/archive/diff")
+        flow = page.locator(f'section.flow-change[data-flow="{night["edited"]}"]')
+        changed = flow.locator('g.step[data-status="changed"]')
+        assert changed.count() == 1 and changed.get_attribute("data-step-id") == str(night["step_id"])
+        html.append(page.content())
+        page.goto(f"{url}/a/archive/flow/{night['edited']}")
+        assert page.locator("section.version").count() == entry["versions"] == 2
+        assert page.locator("section.version svg.graph g.step").count() >= 4
+        html.append(page.content())
+        page.goto(f"{url}/a/archive/deleted")
+        assert "flowvault restore" in page.locator(f'tr[data-flow="{night["gone"]}"] pre.restore').inner_text()
+        html.append(page.content())
+        page.close()
+    assert night["secrets"] and not [s for s in night["secrets"] if s in "\n".join(html)]
+
+
 def test_the_flow_page_draws_every_version_and_its_history(browser: Any, ui: str,
                                                            reviewed_once: dict[str, Any]) -> None:
     page = browser.new_page()
