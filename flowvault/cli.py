@@ -367,11 +367,14 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
 @click.option("--profile", "-p", default=None, help="Check only this profile (default: all).")
 @click.option("--archive", "-a", "archives", multiple=True, type=click.Path(path_type=Path),
               help="Also check this archive (repeatable).")
-def doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...]) -> None:
+@click.option("--record", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write what the API answered on the sample as shapes only (no values), for a report "
+                   "or `flowvault simulator --replay FILE`.")
+def doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...], record: Path | None) -> None:
     """Check config, keys, API access, archive and remote: one line each, non-zero on any failure."""
     from .actions.doctor import run_doctor
 
-    checks = run_doctor(config_path, profile, archives)
+    checks = run_doctor(config_path, profile, archives, record)
     for c in checks:
         mark = click.style("✗", fg="red") if not c.ok else click.style("!", fg="yellow") if c.warn \
             else click.style("✓", fg="green")
@@ -419,6 +422,8 @@ def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: 
                                               "dangling", "schema-literal"]), default="flat", show_default=True,
               help="How steps hold their references, or replies typed as the vendor's schemas type them "
                    "(schema-literal; see the README's simulator section).")
+@click.option("--replay", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Shape every recorded endpoint's replies as in this recording (flowvault doctor --record).")
 def simulator(**options: Any) -> None:
     """Serve the built-in Patchworks API simulator on 127.0.0.1 (for trying flowvault)."""
     from .actions.simulator import serve

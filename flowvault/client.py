@@ -66,6 +66,8 @@ class ApiClient:
         #: and its pace, so a company holds at most ``concurrency`` of them, and only while sending
         self._in_flight = in_flight
         self._on_event = on_event or (lambda _e: None)
+        #: hears each final reply (method, path, params, status, headers, body): ``doctor --record``
+        self.recorder: Callable[[str, str, dict[str, Any] | None, int, Any, bytes], None] | None = None
         self._rng = rng or random.Random()
         self._next_slot = 0.0
         self._pause_until = 0.0
@@ -134,6 +136,8 @@ class ApiClient:
                     raise ApiError(f"{method} {path}: {_describe(failure)} (after {attempt + 1} attempts)",
                                    method=method, path=path) from None
                 assert status is not None
+                if self.recorder is not None:
+                    self.recorder(method, path, params, status, headers, body)
                 return decode(status, body, method=method, path=path, hint=self.hint)
             wait = backoff(attempt, jitter=self._rng.random())
             self.stats.retries += 1

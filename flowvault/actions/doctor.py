@@ -19,6 +19,7 @@ from ..models import Ref
 from ..plan import field_summary
 from ..protocol import MAX_PER_PAGE, flow_id
 from ..providers import provider_for
+from ..shapes import Recording
 
 
 @dataclass(frozen=True)
@@ -29,24 +30,26 @@ class Check:
     warn: bool = False  # ok, but the export will warn about it (said with "!")
 
 
-async def _api(profile: Profile) -> list[Check]:
+async def _api(profile: Profile, recording: Recording | None = None) -> list[Check]:
     what = f"profile {profile.name}: API {profile.base_url}"
     try:
         async with client_for(profile) as api:
             api.max_retries = 1
+            if recording is not None:
+                api.recorder = recording.add
             checks = [Check(True, what, await provider_for(profile.provider).probe(api))]
             return checks + await forecast(profile, api)
     except FlowvaultError as e:
         return [Check(False, what, str(e))]
 
 
-def check_profile(profile: Profile) -> list[Check]:
+def check_profile(profile: Profile, recording: Recording | None = None) -> list[Check]:
     try:
         profile.api_key()
     except FlowvaultError as e:
         return [Check(False, f"profile {profile.name}: key", str(e))]
     checks = [Check(True, f"profile {profile.name}: key", f"${profile.api_key_env} is set")]
-    return [*checks, *anyio.run(_api, profile)]
+    return [*checks, *anyio.run(_api, profile, recording)]
 
 
 SAMPLE_FLOWS = 3  # flows of the first listing page fetched as the export fetches them (nothing written)
@@ -182,7 +185,20 @@ def check_archive(path: Path, config: Config | None = None) -> list[Check]:
     return checks
 
 
-def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...]) -> list[Check]:
+def save_recording(path: Path, recording: Recording) -> Check:
+    """The recording written atomically; its check line says what it holds and what it is for."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(recording.dumps())
+        tmp.replace(path)
+    except OSError as e:
+        return Check(False, "record", f"{path}: {e.strerror or e}")
+    return Check(True, "record", f"{path}: {len(recording.replies)} kind(s) of reply as shapes only (no value, name, "
+                                 f"key or host); attach it to a report, or serve it: flowvault simulator --replay {path}")
+
+
+def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Path, ...],
+               record: Path | None = None) -> list[Check]:
     try:
         config: Config = load_config(config_path)
     except FlowvaultError as e:
@@ -192,8 +208,13 @@ def run_doctor(config_path: Path | None, profile: str | None, archives: tuple[Pa
         chosen = [config.profile(profile)] if profile else [config.profiles[n] for n in sorted(config.profiles)]
     except FlowvaultError as e:
         return [*checks, Check(False, "profile", str(e))]
+    if record is not None and len(chosen) != 1:
+        return [*checks, Check(False, "record", f"{record}: a recording is of one company; name its profile with -p")]
+    recording = Recording(chosen[0].provider, provider_for(chosen[0].provider).paths) if record else None
     for p in chosen:
-        checks += check_profile(p)
+        checks += check_profile(p, recording)
+    if record is not None and recording is not None:
+        checks.append(save_recording(record, recording))
     for a in archives:
         checks += check_archive(a, config)
         checks += check_next_export(a, config)

@@ -19,6 +19,7 @@ from .patchworks import Patchworks
 
 class Provider(Protocol):
     name: str
+    paths: tuple[str, ...]  # the path templates it calls, as its vendor's reference spells them
 
     # -- export ------------------------------------------------------------------
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:

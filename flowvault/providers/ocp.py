@@ -27,6 +27,7 @@ DEFINITION = ("name", "group", "input_fields", "output_fields")
 
 class Ocp:
     name = "ocp"
+    paths = (FLOWS, f"{FLOWS}{{flow}}/", "/api/apps/{flow}/status/")
 
     # -- export ------------------------------------------------------------------
 

@@ -70,6 +70,12 @@ UNDOCUMENTED: dict[tuple[str, str], Undocumented] = {
                         ("notification_group", "/api/v1/notification-groups"))
 }
 RESOURCE_PATHS = {u.resource: path for (_, path), u in UNDOCUMENTED.items()}
+#: the documented path templates flowvault calls (as the vendor's document spells them): what a
+#: recording (``doctor --record``) names each reply by
+PATHS = (FLOWS, f"{FLOWS}/export", f"{FLOWS}/import", f"{FLOWS}/{{flow}}", f"{FLOWS}/{{flow}}/versions",
+         f"{FLOWS}/{{flow}}/versions/{{version}}", f"{FLOWS}/{{flow}}/webhooks", f"{FLOWS}/{{flow}}/callbacks",
+         "/api/v1/flow-versions/{flow_version}/schedules", "/api/v1/flow-versions/{flow_version}/schedules/{schedule}",
+         "/api/v1/flow-versions/{flow_version}/graph/steps/{step}", *RESOURCE_PATHS.values())
 
 
 def _snake(name: str) -> str:
@@ -114,6 +120,7 @@ def _int_id(raw: Any, where: str) -> int:
 
 class Patchworks:
     name = "patchworks"
+    paths = PATHS
 
     # -- export ------------------------------------------------------------------
 

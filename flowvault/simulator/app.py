@@ -33,6 +33,7 @@ from .literal import schedule as literal_schedule
 from .literal import version as literal_version
 from .contract import Contract, Violation
 from .ocp import OcpRoutes
+from .replay import Replay
 from .state import Company, SimError, State
 
 Handler = Callable[[Request, Company], Awaitable[Any]]
@@ -207,6 +208,7 @@ class Simulator:
         self.resource_listings = True  # False: /api/v1/connectors etc. answer 404 (undocumented endpoints)
         #: a hostile flow listing: "not_json", "no_data", "no_meta", "loop" (pages forever), "huge"
         self.hostile: str | None = None
+        self.replay: Replay | None = None  # replies reshaped to a recording's (simulator --replay)
         self.gate: Gate | None = None  # holds matching requests until the test releases them
         self.in_flight = 0
         self.arrivals: list[float] = []  # when each request arrived (monotonic): the pace clients keep
@@ -362,6 +364,11 @@ class Simulator:
                 return json_response(payload, e.status)
             if isinstance(result, Response):
                 return result
+            if self.replay is not None:  # the recorded shapes of a real account (replay.py)
+                got = self.replay.answer(request.method, request.url.path, request.query_params.get("include", ""),
+                                         result)
+                if got is not None:
+                    return json_response(got[1], got[0], got[2])
             if f.drip and request.url.path == "/api/v1/flows" and request.method == "GET":
                 return _dripping(orjson.dumps(result), f.drip)
             return json_response(result)
