@@ -156,7 +156,9 @@ def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:
 
 
 @dataclass
-class Changes:
+class Written:
+    """What a run wrote: the flows it added, changed and removed (labels), and the files it wrote."""
+
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -181,7 +183,7 @@ class Archive:
             return {"format": FORMAT, "flows": {}}
         return parse_manifest(raw, str(path))
 
-    def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Changes,
+    def write_flow(self, record: FlowRecord, old_entry: dict[str, Any] | None, changes: Written,
                    changed: list[tuple[str, bytes]]) -> None:
         """Write one flow's ``changed`` files (from ``changed_files``), drop its stale files
         (deleted versions, old folder after a rename), and classify it as added/changed/unchanged."""
@@ -230,7 +232,7 @@ class Archive:
             out.append((path, data))
         return out
 
-    def remove_flow(self, flow_id: str, entry: dict[str, Any], changes: Changes) -> None:
+    def remove_flow(self, flow_id: str, entry: dict[str, Any], changes: Written) -> None:
         self._remove_folder(self.root / FLOWS_DIR / str(entry.get("folder", "")))
         changes.removed.append(f"{entry.get('name')} (#{flow_id})")
 

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 
-from .archive import NOT_CAPTURED, Archive, Changes, keep_last_good
+from .archive import NOT_CAPTURED, Archive, Written, keep_last_good
 from .canonical import Secrets
 from .client import ApiClient
 from .errors import (
@@ -54,7 +54,7 @@ class ExportResult:
     exported: int = 0
     versions: int = 0
     failed: dict[str, str] = field(default_factory=dict)
-    changes: Changes = field(default_factory=Changes)
+    changes: Written = field(default_factory=Written)
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
     secrets: Secrets = field(default_factory=Secrets)  # counts by kind (flagged, by name)

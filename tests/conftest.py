@@ -19,6 +19,17 @@ from flowvault.config import load_config
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The commands tests start by name (`flowvault` in the CI recipes, the pod script, a command
+    run as printed) are this interpreter's, venv activated or not (`/path/to/venv/bin/python -m pytest`)."""
+    import sys
+    import sysconfig
+
+    scripts = {sysconfig.get_path("scripts"), str(Path(sys.executable).parent)}
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([*sorted(s for s in scripts if s not in path), *path])
+
+
 @pytest.fixture(autouse=True)
 def _close_repositories() -> Iterator[None]:
     """Repositories a test opened through the Python API (not the CLI, which closes its own) are

@@ -162,3 +162,45 @@ def test_the_commit_gate_reads_values_under_long_names_and_urls_with_credentials
     assert leaks(files, {"swordfish-42"}) == [("under-a-long-name.json", "GitHub Token"),
                                               ("url.json", "Basic Auth Credentials"),
                                               ("hidden.json", "a secret value this run hid")]
+
+
+# -- a Patchworks flow's versions from its sources (providers/pwreading.py) -----------------------
+
+def test_a_versions_detail_never_replaces_what_was_read() -> None:
+    from flowvault.providers.pwreading import merge_detail
+
+    known = {"id": 5, "status": "Draft", "variables": [{"key": "A"}]}
+    detail = {"id": 5, "status": "Deployed", "variables": "[]", "steps": [{"id": 1}]}
+    merged = merge_detail(known, detail, [{"id": 9, "cron_string": "* * * * *"}])
+    assert merged["variables"] == [{"key": "A"}] and merged["steps"] == [{"id": 1}]
+    assert merged["status"] == "Deployed" and merged["schedules"][0]["id"] == 9
+    assert "schedules" not in merge_detail(known, {}, "[...]")  # read nowhere as a list: left out
+
+
+def test_the_export_documents_steps_win_and_its_variables_stand_in_by_id_or_by_iteration() -> None:
+    from flowvault.providers.pwreading import Exported, finished, lacks, needs_detail
+
+    by_id = Exported({"flow": {"versions": [{"id": 7, "steps": [{"id": 1}], "variables": [{"key": "X"}]}]}})
+    by_iteration = Exported({"flow": {"versions": [{"iteration": 2, "steps": [{"id": 3}]}]}})
+    read = {7: {"id": 7, "iteration": "2", "steps": [{"id": 99}], "variables": "text",
+                "schedules": [{"id": 4}, {"id": "b"}, {"id": 2}]}}
+    [v] = finished(read, by_id)
+    assert v["steps"] == [{"id": 1}] and v["variables"] == [{"key": "X"}]
+    assert [s["id"] for s in v["schedules"]] == [2, 4, "b"]  # IDs of either type, in order
+    [v] = finished(read, by_iteration)
+    assert v["steps"] == [{"id": 3}] and v["variables"] == "text"  # no list anywhere: as read
+    assert not lacks(7, read[7], "variables", by_id) and lacks(7, read[7], "variables", by_iteration)
+    assert not needs_detail(7, {"id": 7}, by_id) and needs_detail(8, {"id": 8}, by_id)
+    assert lacks(7, {"id": 7}, "schedules", by_id)  # schedules come from the version's own sources
+
+
+def test_a_relation_given_as_text_is_named_not_read() -> None:
+    from flowvault.providers.pwreading import carried, listed_versions, present, unreadable
+
+    flow = {"labels": '[{"id": 1}]', "notification_groups": {"data": [{"id": 2}]}, "webhooks": None,
+            "versions": [{"id": 1, "schedules": [], "variables": []}], "versions_count": 2}
+    assert set(unreadable(flow, ("labels", "notificationGroups", "webhooks"))) == {"labels"}
+    assert "as str" in unreadable(flow, ("labels",))["labels"]
+    assert carried(flow, "notificationGroups") == [{"id": 2}] and not present(flow, "webhooks")
+    assert listed_versions(flow) is None  # two versions claimed, one listed
+    assert listed_versions({**flow, "versions_count": 1}) == flow["versions"]

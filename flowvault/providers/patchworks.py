@@ -22,11 +22,14 @@ from ..archive import NOT_CAPTURED, FlowRecord, build_record
 from ..canonical import Secrets, clean, fingerprint, is_hidden, map_secrets
 from ..client import ApiClient
 from ..errors import ApiError, NotFoundError, ProtocolError
-from ..flowdiff import relation_items
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..proof import differences
 from ..protocol import flow_id, part_refused
 from ..references import Rules, remap_flow_doc, scan
+from .pwreading import (VERSION_PARTS, Exported, carried, listed_versions, merge_detail, needs_detail, present, snake,
+                        unreadable)
+from .pwreading import finished as finished_versions
+from .pwreading import lacks as lacks_part
 
 FLOWS = "/api/v1/flows"
 #: the flows listing's documented includes: with them a page of 100 flows carries all but the export document
@@ -76,39 +79,6 @@ PATHS = (FLOWS, f"{FLOWS}/export", f"{FLOWS}/import", f"{FLOWS}/{{flow}}", f"{FL
          f"{FLOWS}/{{flow}}/versions/{{version}}", f"{FLOWS}/{{flow}}/webhooks", f"{FLOWS}/{{flow}}/callbacks",
          "/api/v1/flow-versions/{flow_version}/schedules", "/api/v1/flow-versions/{flow_version}/schedules/{schedule}",
          "/api/v1/flow-versions/{flow_version}/graph/steps/{step}", *RESOURCE_PATHS.values())
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
-
-
-def _carried(flow: dict[str, Any], name: str) -> list[Any] | None:
-    """A relation as the listing returned it, under its include name or in snake case; None
-    when the listing did not return it."""
-    for key in (name, _snake(name)):
-        items = relation_items(flow.get(key))
-        if items is not None:
-            return items
-    return None
-
-
-def _present(flow: dict[str, Any], name: str) -> bool:
-    """Whether the listing returned the relation at all, in whatever form."""
-    return flow.get(name) is not None or flow.get(_snake(name)) is not None
-
-
-def _listed_versions(flow: dict[str, Any]) -> list[Any] | None:
-    """The listing's versions, when it carried all of them, each with its schedules and
-    variables (the steps come from the export document); None otherwise."""
-    listed = flow.get("versions")
-    if not isinstance(listed, list) or not all(
-            isinstance(v, dict) and isinstance(v.get("schedules"), list) and isinstance(v.get("variables"), list)
-            for v in listed):
-        return None
-    count = flow.get("versions_count")
-    if isinstance(count, int) and not isinstance(count, bool) and count != len(listed):
-        return None  # the listing cut the list short
-    return listed
 
 
 def _int_id(raw: Any, where: str) -> int:
@@ -161,13 +131,13 @@ class Patchworks:
         """(honoured, ignored): the documented includes the listed flows carry, and those they do not."""
         flows = [f for f in items if isinstance(f, dict)]
 
-        def carried(include: str) -> bool:
+        def honours(include: str) -> bool:
             if include.startswith("versions"):
-                return any(_listed_versions(f) is not None for f in flows)
+                return any(listed_versions(f) is not None for f in flows)
             name = include.split(".")[0]
-            return any(_carried(f, name) is not None for f in flows)
+            return any(carried(f, name) is not None for f in flows)
 
-        honoured = [i for i in LISTING_INCLUDES if carried(i)]
+        honoured = [i for i in LISTING_INCLUDES if honours(i)]
         return honoured, [i for i in LISTING_INCLUDES if i not in honoured]
 
     def fingerprint(self, flow: dict[str, Any], allow: frozenset[str]) -> str | None:
@@ -182,7 +152,7 @@ class Patchworks:
         count = flow.get("versions_count")
         if isinstance(count, int) and not isinstance(count, bool) and count != len(listed):
             return None  # the listing cut the list short
-        if any(path and not _present(flow, name) for name, path in RELATIONS.items()):
+        if any(path and not present(flow, name) for name, path in RELATIONS.items()):
             return None
         if not flow.get("updated_at") or not all(v.get("updated_at") or v.get("saved_at") for v in listed):
             return None  # no update stamps: a step edit would not show in the listing
@@ -194,20 +164,16 @@ class Patchworks:
         detail when neither source has its steps, and a relation's own list (webhooks,
         callbacks) when the listing left it out. Secret values hidden by ``secrets``."""
         fid = _int_id(flow["id"], f"{FLOWS}")
-        listed = _listed_versions(flow)
+        listed = listed_versions(flow)
         got: dict[str, Any] = {}
         settings = {k: v for k, v in flow.items() if k != "versions"}
         not_captured: dict[str, str] = {}  # part → why it could not be read (its last good copy is kept)
-        unreadable = {}  # relations the listing gave in a form that is not a list (the schema types some as strings)
-        for name in ("labels", *RELATIONS):
-            if _present(flow, name) and _carried(flow, name) is None:
-                given = next(flow[k] for k in (name, _snake(name)) if flow.get(k) is not None)
-                unreadable[name] = (f"the listing gave it as {type(given).__name__}, not as a list of items; "
-                                    "flowvault does not guess at its contents")
-                settings.pop(name, None)
-                settings.pop(_snake(name), None)
-        if "labels" in unreadable:
-            not_captured["labels"] = unreadable["labels"]
+        given_as_text = unreadable(flow, ("labels", *RELATIONS))  # the schema types some as strings
+        for name in given_as_text:
+            settings.pop(name, None)
+            settings.pop(snake(name), None)
+        if "labels" in given_as_text:
+            not_captured["labels"] = given_as_text["labels"]
 
         async def unless_refused(part: str, endpoint: str, read: Callable[[], Awaitable[Any]]) -> Any:
             """``read()``, or None when the API closes this part to the key (403/404/405): the part
@@ -251,12 +217,12 @@ class Patchworks:
             if listed is None:
                 tg.start_soon(version_list)
             for name, path in RELATIONS.items():
-                if _carried(flow, name) is None:
+                if carried(flow, name) is None:
                     if path:
                         tg.start_soon(relation, name, path)
                     else:
-                        not_captured[name] = (f"{unreadable[name]}, and the reference documents no other way to "
-                                              "read it") if name in unreadable else NO_ENDPOINT
+                        not_captured[name] = (f"{given_as_text[name]}, and the reference documents no other way "
+                                              "to read it") if name in given_as_text else NO_ENDPOINT
         export = got["export"]
         if not isinstance(export, dict) or not isinstance(export.get("flow"), dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {fid}: the reply has no 'flow' object")
@@ -267,26 +233,14 @@ class Patchworks:
             if not isinstance(v, dict) or "id" not in v:
                 raise ProtocolError(f"{where}: flow {fid}: a version has no 'id'")
             versions[_int_id(v["id"], where)] = v
-        exported = [v for v in export["flow"].get("versions") or [] if isinstance(v, dict)]
-        by_id = {str(v["id"]): v for v in exported if "id" in v}
-        by_iteration = {str(v.get("iteration")): v for v in exported if "iteration" in v}
-
-        def exported(vid: int, v: dict[str, Any], key: str) -> list[Any] | None:
-            """The version's steps (or variables) as the export document carries them (matched by
-            version ID, or by iteration when the export has no version IDs): what import replays."""
-            twin = by_id.get(str(vid)) if by_id else by_iteration.get(str(v.get("iteration")))
-            found = twin.get(key) if twin is not None else None
-            return found if isinstance(found, list) else None
-
-        def lacks(vid: int, v: dict[str, Any], key: str) -> bool:
-            return not isinstance(v.get(key), list) and (key == "schedules" or exported(vid, v, key) is None)
+        exported = Exported(export)
 
         async def complete(vid: int) -> None:
             """A version's detail (for steps or variables neither the listing, the versions list nor
-            the export document carried) and its schedules; merged into what was read, never replacing it."""
+            the export document carried) and its schedules, merged into what was read."""
             known = versions[vid]
             detail: dict[str, Any] = {}
-            if lacks(vid, known, "steps") or lacks(vid, known, "variables"):
+            if needs_detail(vid, known, exported):
                 reply = await unless_refused("version details", f"GET {FLOWS}/{{flow}}/versions/{{version}}",
                                              lambda: api.get(f"{FLOWS}/{fid}/versions/{vid}"))
                 found = reply.get("data") if isinstance(reply, dict) else {} if reply is None else None
@@ -298,30 +252,13 @@ class Patchworks:
                 page = await unless_refused("schedules", "GET /api/v1/flow-versions/{version}/schedules",
                                             lambda: api.paginate(f"/api/v1/flow-versions/{vid}/schedules"))
                 schedules = page[0] if page is not None else None
-            merged = {**known, **detail, "schedules": schedules}
-            if not isinstance(schedules, list):
-                merged.pop("schedules")
-            for key in ("steps", "variables"):  # a list already read wins over the detail's
-                value = known.get(key) if isinstance(known.get(key), list) else detail.get(key)
-                merged.pop(key, None)
-                if isinstance(value, list):
-                    merged[key] = value
-            versions[vid] = merged
+            versions[vid] = merge_detail(known, detail, schedules)
 
         async with anyio.create_task_group() as tg:
             for vid, v in versions.items():
-                if any(lacks(vid, v, key) for key in ("steps", "variables", "schedules")):
+                if any(lacks_part(vid, v, key, exported) for key in VERSION_PARTS):
                     tg.start_soon(complete, vid)
-        for vid, v in versions.items():
-            steps = exported(vid, v, "steps")  # the export document's steps win: import replays them
-            if steps is not None:
-                versions[vid] = v = {**v, "steps": steps}
-            variables = exported(vid, v, "variables")
-            if not isinstance(v.get("variables"), list) and variables is not None:
-                versions[vid] = {**v, "variables": variables}  # read nowhere else as a list
-        cleaned = [clean(v if not isinstance(v.get("schedules"), list) else
-                         {**v, "schedules": sorted(v["schedules"], key=lambda s: s.get("id", 0))}, secrets)
-                   for _, v in sorted(versions.items())]
+        cleaned = [clean(v, secrets) for v in finished_versions(versions, exported)]
         if not_captured:
             settings[NOT_CAPTURED] = dict(sorted(not_captured.items()))
         return build_record(clean(settings, secrets), clean(export, secrets), cleaned)
@@ -351,18 +288,18 @@ class Patchworks:
         for part, why in sorted(parts.items()) if isinstance(parts, dict) else ():
             out.append(f"{part}: not captured by the export that made this archive ({why}); check them in the "
                        "source and set them up in the target")
-        for hook in _carried(settings, "webhooks") or []:
+        for hook in carried(settings, "webhooks") or []:
             if isinstance(hook, dict):
                 out.append(f"webhook {hook.get('url') or '#' + str(hook.get('id'))}: recreated with the target's "
                            "own URL (tell its callers)" + ("; set its HMAC secret key" if hook.get("hmac_algorithm")
                                                            else ""))
         for name, what in (("notificationGroups", "notification group"), ("messageBrokers", "message broker"),
                            ("messageBrokerQueues", "message broker queue")):
-            for item in _carried(settings, name) or []:
+            for item in carried(settings, name) or []:
                 if isinstance(item, dict):
                     out.append(f"{what} '{item.get('name') or item.get('id')}': attach it in the target "
                                "(no documented endpoint)")
-        for d in _carried(settings, "deployments") or []:
+        for d in carried(settings, "deployments") or []:
             env = d.get("virtual_environment") or d.get("virtualEnvironment") if isinstance(d, dict) else None
             if isinstance(env, dict):
                 out.append(f"deployment in virtual environment '{env.get('name')}': deploy it there in the target")
@@ -466,7 +403,7 @@ class Patchworks:
                 await _sync_schedules(api, target_versions[it], crons, fresh)
         setup: list[str] = []
         for name, fields in RESTORED.items():  # the relations the reference documents a create for
-            items = [x for x in _carried(flow.settings, name) or [] if isinstance(x, dict)]
+            items = [x for x in carried(flow.settings, name) or [] if isinstance(x, dict)]
             bodies = [_restored_body(x, fields) for x in items]
             try:
                 await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
@@ -520,7 +457,7 @@ def _restored_body(item: dict[str, Any], fields: tuple[tuple[str, bool], ...]) -
 def _label_names(settings: dict[str, Any], doc: dict[str, Any]) -> list[str]:
     """The archived flow's label names: from the listing's labels (objects with a name), else the
     export document's (names)."""
-    listed = _carried(settings, "labels")
+    listed = carried(settings, "labels")
     source = listed if listed is not None else doc.get("labels") if isinstance(doc.get("labels"), list) else []
     names = [x.get("name") if isinstance(x, dict) else x for x in source]
     return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
@@ -530,7 +467,7 @@ def _label_ids(flows: list[Any]) -> dict[str, int | str]:
     """The labels a company's flows carry (the listing's ``labels`` include): name → ID."""
     found: dict[str, int | str] = {}
     for f in flows:
-        for label in (_carried(f, "labels") or []) if isinstance(f, dict) else []:
+        for label in (carried(f, "labels") or []) if isinstance(f, dict) else []:
             if isinstance(label, dict) and isinstance(label.get("name"), str) and flow_id(label.get("id")) is not None:
                 found.setdefault(label["name"], label["id"])
     return found
