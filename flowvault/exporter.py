@@ -6,8 +6,6 @@ only when a complete listing (count equal to ``meta.total``) no longer has it.
 
 from __future__ import annotations
 
-import math
-import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ import anyio
 import orjson
 
 from .archive import NOT_CAPTURED, Archive, Written, keep_last_good
+from .exportplan import listing_shortfall, mass_removal, must_fetch, removed, split_sample
 from .canonical import Secrets
 from .client import ApiClient
 from .errors import (
@@ -44,7 +43,6 @@ def safe_text(text: Any, limit: int = 300) -> str:
     name cannot add a line of its own), and not endless."""
     out = _CONTROL.sub("?", str(text))
     return out if len(out) <= limit else out[: limit - 1] + "…"
-MASS_REMOVAL_MIN = 5  # a run that would remove more than half of the archive, and at least this many, stops
 
 
 @dataclass
@@ -117,11 +115,6 @@ class Incremental:
     last_full: str | None = None  # when the last full run was (ISO), carried over by incremental runs
 
 
-def sample_size(unchanged: int, rate: float) -> int:
-    """How many of the unchanged flows a run re-fetches: ``rate`` of them, at least one."""
-    return 0 if unchanged == 0 else min(unchanged, max(1, math.ceil(unchanged * rate)))
-
-
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
                        provider: Provider | None = None, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
                        reporter: Reporter | None = None, workers: int = 16,
@@ -176,8 +169,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                         continue
                     matched.update(named)
                     digest = provider.fingerprint(item, policy.allow)
-                    unchanged = inc.known.get(fid) == digest and fid in old  # no edit since the last run
-                    if digest and unchanged and not named and inc.full_because is None:
+                    if digest and not must_fetch(fid, digest, inc.known, fid in old, bool(named), inc.full_because):
                         deferred.append((fid, orjson.dumps(item), digest))
                         continue
                     await send.send((item, digest, False))
@@ -249,9 +241,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     try:
         await pump(produce)
         if deferred:  # trust, but verify: re-fetch a sample of what the listing says is unchanged
-            random.shuffle(deferred)
-            size = sample_size(len(deferred), inc.sample_rate)
-            sample, deferred = deferred[:size], deferred[size:]
+            sample, deferred = split_sample(deferred, inc.sample_rate)
             await pump(feed, sample, True)
             if result.stamps_lied:
                 result.full_because = (f"the listing showed {len(result.stamps_lied)} sampled flow(s) unchanged that "
@@ -270,21 +260,20 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     if missing:
         raise UsageError(f"no flow with ID or name '{missing[0]}' in the company")
     result.listed = len(listed_ids)
-    if counts["items"] != counts["total"] or len(listed_ids) != counts["total"]:
+    shortfall = listing_shortfall(counts["items"], len(listed_ids), counts["total"])
+    if shortfall:
         result.complete = False
-        result.warnings.append(f"the listing returned {len(listed_ids)} distinct flows but meta.total says "
-                               f"{counts['total']}; no flow is recorded as removed in this run")
+        result.warnings.append(shortfall)
 
     for part, (why, n) in sorted(result.not_captured.items()):
         result.warnings.append(f"{part} not captured for {n} flow(s): {why}; each keeps its last archived copy "
                                f"(flow.json {NOT_CAPTURED})")
     for names in (result.changes.added, result.changes.changed):
         names.sort()
-    gone = [fid for fid in old if fid not in new_entries and not (flows or not result.complete or fid in listed_ids)]
-    if len(gone) >= MASS_REMOVAL_MIN and len(gone) * 2 > len(old) and not allow_mass_removal:
-        raise MassRemovalError(f"the API lists {len(listed_ids)} flows: this run would remove {len(gone)} of the "
-                               f"{len(old)} archived flows; nothing was committed. If they are really gone (not a "
-                               "key scoped to another company, not an API fault), run again with --allow-mass-removal")
+    gone = removed(list(old), set(new_entries), listed_ids, selected=bool(flows), complete=result.complete)
+    refusal = mass_removal(len(gone), len(old), len(listed_ids))
+    if refusal and not allow_mass_removal:
+        raise MassRemovalError(refusal)
     for fid, entry in old.items():
         if fid in new_entries:
             continue

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from flowvault.exportrun import run_export
 from flowvault.history import STATE
 from flowvault.config import load_config
-from flowvault.exporter import sample_size
+from flowvault.exportplan import sample_size
 from flowvault.history import History
 
 from .conftest import cli, git, manifest, tree_bytes, write_config

@@ -204,3 +204,42 @@ def test_a_relation_given_as_text_is_named_not_read() -> None:
     assert carried(flow, "notificationGroups") == [{"id": 2}] and not present(flow, "webhooks")
     assert listed_versions(flow) is None  # two versions claimed, one listed
     assert listed_versions({**flow, "versions_count": 1}) == flow["versions"]
+
+
+# -- the export loop's decisions (exportplan.py) ------------------------------------------------
+
+def test_what_an_export_fetches_and_what_it_keeps() -> None:
+    from flowvault.exportplan import must_fetch
+
+    known = {"1": "abc"}
+    assert not must_fetch("1", "abc", known, True, False, None)  # unchanged since the last run: kept
+    assert must_fetch("1", "abd", known, True, False, None)  # the listing shows an edit
+    assert must_fetch("1", None, known, True, False, None)  # no fingerprint: the listing proves nothing
+    assert must_fetch("1", "abc", known, False, False, None)  # not archived (a file put back, a new archive)
+    assert must_fetch("1", "abc", known, True, True, None)  # named on the command line
+    assert must_fetch("1", "abc", known, True, False, "every 7 days")  # a full run
+
+
+def test_the_sample_is_the_rate_at_least_one_and_the_rest_is_kept() -> None:
+    import random
+
+    from flowvault.exportplan import split_sample
+
+    sample, rest = split_sample(list(range(200)), 0.02, random.Random(1))
+    assert len(sample) == 4 and sorted(sample + rest) == list(range(200))
+    assert [len(x) for x in split_sample([7], 0.02)] == [1, 0] and split_sample([], 0.5) == ([], [])
+
+
+def test_only_a_complete_listing_of_every_flow_removes_and_a_mass_removal_is_refused() -> None:
+    from flowvault.exportplan import listing_shortfall, mass_removal, removed
+
+    assert listing_shortfall(10, 10, 10) is None
+    assert "9 distinct flows but meta.total says 10" in str(listing_shortfall(10, 9, 10))  # a repeated ID
+    assert listing_shortfall(9, 9, 10) is not None  # a page short
+    archived = ["1", "2", "3"]
+    assert removed(archived, {"1"}, {"1", "2"}, selected=False, complete=True) == ["3"]
+    assert removed(archived, {"1"}, {"1"}, selected=True, complete=True) == []  # a run of named flows
+    assert removed(archived, {"1"}, {"1"}, selected=False, complete=False) == []  # the listing proves nothing
+    assert mass_removal(4, 6, 2) is None  # fewer than five
+    assert mass_removal(5, 10, 5) is None  # half, not more
+    assert "--allow-mass-removal" in str(mass_removal(6, 10, 4))

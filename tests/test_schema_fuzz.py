@@ -127,7 +127,7 @@ def archived(root: Path) -> dict[str, Any]:
     return orjson.loads((root / "manifest.json").read_bytes())["flows"] if (root / "manifest.json").exists() else {}
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(w=world)
 def test_replies_in_every_shape_the_schema_allows_archive_completely_or_fail_by_name(
