@@ -15,7 +15,6 @@ import anyio
 import orjson
 
 from .archive import NOT_CAPTURED, Archive, Written, keep_last_good
-from .exportplan import listing_shortfall, mass_removal, must_fetch, removed, split_sample
 from .canonical import Secrets
 from .client import ApiClient
 from .errors import (
@@ -28,7 +27,9 @@ from .errors import (
     UsageError,
     unwrap,
 )
+from .exportplan import listing_shortfall, mass_removal, must_fetch, removed, split_sample
 from .history import History
+from .models import Source
 from .output import Reporter
 from .protocol import flow_id
 from .providers import PATCHWORKS, Provider
@@ -282,7 +283,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         else:
             new_entries[fid] = entry  # not part of this run, or not provably gone: keep
     mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
-    archive.write_manifest({"profile": profile, "base_url": base_url, "provider": provider.name},
+    archive.write_manifest(Source(profile, base_url, provider.name).as_json(),
                            new_entries, mode, policy.recipient if policy.mode == "encrypt" else None)
     result.requests, result.retries, result.throttled = api.stats.requests, api.stats.retries, api.stats.throttled
     result.seconds = time.monotonic() - started

@@ -19,6 +19,7 @@ from .config import Profile
 from .errors import ArchiveError, PushError
 from .exporter import ExportResult, Incremental, commit_export, export_flows
 from .history import History
+from .models import Source
 from .output import Reporter, peak_rss_mb
 from .providers import provider_for
 from .signals import StoppedAfterCommit, held
@@ -105,13 +106,11 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
 
 def check_source(root: Path, profile: Profile) -> None:
     """The archive knows whose it is: refuse to export another company into it."""
-    source = Archive(root).read_manifest().get("source")
-    if not isinstance(source, dict):
-        return
-    theirs = (source.get("profile"), str(source.get("base_url", "")).rstrip("/"))
-    if theirs != (profile.name, profile.base_url):
-        raise ArchiveError(f"{root}: this archive holds profile '{theirs[0]}' ({theirs[1]}), not '{profile.name}' "
-                           f"({profile.base_url}); use the right archive, or --retarget to export into it anyway")
+    source = Source.of(Archive(root).read_manifest())
+    if source is not None and not source.is_company(profile.name, profile.base_url):
+        raise ArchiveError(f"{root}: this archive holds profile '{source.profile}' ({source.base_url}), not "
+                           f"'{profile.name}' ({profile.base_url}); use the right archive, or --retarget to export "
+                           "into it anyway")
 
 
 FETCH_FORMAT = 3  # bump when what a fetch archives changes: the next run is then a full one

@@ -9,25 +9,19 @@ from typing import Any
 
 import anyio
 
+from .archive import IMPORTS_DIR
 from .client import client_for, run_deadline
 from .config import Profile
 from .crypto import load_opener
 from .history import History
-from .archive import IMPORTS_DIR
 from .importer import ImportResult, Ledger, import_archive
 from .mapfile import load_map
+from .models import Source
 from .output import Reporter, peak_rss_mb
 from .plan import field_summary
 from .providers import provider_for
 from .signals import StoppedAfterCommit
 from .snapshots import open_snapshot
-
-
-def is_same_company(source: Any, profile: Profile) -> bool:
-    """Whether the archive's recorded source is this profile's company (same profile name and
-    base URL: every company of a vendor shares its base URL, so the URL alone says nothing)."""
-    return isinstance(source, dict) and source.get("profile") == profile.name \
-        and str(source.get("base_url", "")).rstrip("/") == profile.base_url
 
 
 def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = None, flows: tuple[str, ...] = (),
@@ -47,7 +41,8 @@ def run_import(profile: Profile, archive_dir: Path | str, *, at: str | None = No
     history = History.open(archive_dir)
     snapshot = open_snapshot(history, at or "HEAD")
     if same_company is None:
-        same_company = is_same_company(snapshot.manifest.get("source"), profile)
+        source = Source.of(snapshot.manifest)
+        same_company = source is not None and source.is_company(profile.name, profile.base_url)
     ledger = Ledger(history.root, history.state("import journal", profile=profile.name), profile.name,
                     profile.base_url)
 

@@ -13,6 +13,35 @@ def id_value(raw: Any) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+@dataclass(frozen=True)
+class Source:
+    """Whose archive this is, as its manifest records it (``source``): the profile (one company),
+    its base URL and the provider. Read once with ``Source.of``; ``is_company`` is the one
+    same-company rule."""
+
+    profile: str | None = None
+    base_url: str = ""
+    provider: str = "patchworks"
+
+    @classmethod
+    def of(cls, manifest: Any) -> Source | None:
+        """The manifest's recorded source, or None when it records none (a new or foreign archive)."""
+        raw = manifest.get("source") if isinstance(manifest, dict) else None
+        if not isinstance(raw, dict):
+            return None
+        profile = raw.get("profile")
+        return cls(str(profile) if isinstance(profile, str) and profile else None,
+                   str(raw.get("base_url") or "").rstrip("/"), str(raw.get("provider") or "patchworks"))
+
+    def is_company(self, profile: str, base_url: str) -> bool:
+        """The same company: the same profile name and base URL (every company of a vendor shares
+        its base URL, so the URL alone says nothing)."""
+        return self.profile == profile and self.base_url == base_url.rstrip("/")
+
+    def as_json(self) -> dict[str, str]:
+        return {"profile": self.profile or "", "base_url": self.base_url, "provider": self.provider}
+
+
 @dataclass(frozen=True, slots=True)  # an import plans thousands of these: no per-object dict
 class Ref:
     """One ID reference in a step of an archived flow."""

@@ -243,3 +243,16 @@ def test_only_a_complete_listing_of_every_flow_removes_and_a_mass_removal_is_ref
     assert mass_removal(4, 6, 2) is None  # fewer than five
     assert mass_removal(5, 10, 5) is None  # half, not more
     assert "--allow-mass-removal" in str(mass_removal(6, 10, 4))
+
+
+def test_whose_archive_is_read_once_with_one_same_company_rule() -> None:
+    from flowvault.models import Source
+
+    manifest = {"source": {"profile": "acme", "base_url": "https://core.example/", "provider": "patchworks"}}
+    source = Source.of(manifest)
+    assert source == Source("acme", "https://core.example", "patchworks")
+    assert source.is_company("acme", "https://core.example") and source.is_company("acme", "https://core.example/")
+    assert not source.is_company("acme-2", "https://core.example")  # one vendor URL serves every company
+    assert Source.of({}) is None and Source.of({"source": "x"}) is None
+    assert Source.of({"source": {"base_url": "u"}}) == Source(None, "u", "patchworks")
+    assert Source.of({"source": source.as_json()}) == source

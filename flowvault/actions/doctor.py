@@ -15,7 +15,7 @@ from ..client import DOCUMENTED_RATE, ApiClient, client_for
 from ..config import Config, Profile, load_config
 from ..errors import FlowvaultError
 from ..history import History
-from ..models import Ref
+from ..models import Ref, Source
 from ..plan import field_summary
 from ..protocol import MAX_PER_PAGE, flow_id
 from ..providers import provider_for
@@ -171,10 +171,11 @@ def check_archive(path: Path, config: Config | None = None) -> list[Check]:
     checks = [Check(True, f"archive {path}", f"git repository, HEAD {(history.head() or 'none (no commit yet)')[:10]}")]
     ident = history.identity()
     checks.append(Check(True, f"archive {path}: committer", ident))
-    source = None
-    with contextlib.suppress(FlowvaultError, OSError, AttributeError):
-        source = Archive(path).read_manifest().get("source", {}).get("profile")
-    profile = config.profiles.get(source) if config is not None and isinstance(source, str) else None
+    source: Source | None = None
+    with contextlib.suppress(FlowvaultError, OSError):
+        source = Source.of(Archive(path).read_manifest())
+    name = source.profile if source is not None else None
+    profile = config.profiles.get(name) if config is not None and name else None
     for name in profile.push_remotes if profile is not None else ("origin",):
         remote = history.remote_status(name)
         if remote is not None:
@@ -227,8 +228,8 @@ def check_next_export(path: Path, config: Config) -> list[Check]:
 
     try:
         history = History.open(path)
-        source = Archive(path).read_manifest().get("source")
-        name = source.get("profile") if isinstance(source, dict) else None
+        source = Source.of(Archive(path).read_manifest())
+        name = source.profile if source is not None else None
         if name not in config.profiles:
             return []
         profile = config.profiles[name]

@@ -8,6 +8,7 @@ from ..archive import atomic_write
 from ..errors import ConfigError, UsageError
 from ..history import History
 from ..importer import load_flow
+from ..models import Source
 from ..plan import map_template
 from ..providers import provider_for
 from ..snapshots import open_snapshot
@@ -20,8 +21,7 @@ def write_map_template(archive_dir: Path | str, output: Path, *, at: str | None 
     if output.exists():
         raise UsageError(f"{output}: exists; not overwriting it (choose another --output)")
     snapshot = open_snapshot(History.open(archive_dir), at or "HEAD")
-    source = snapshot.manifest.get("source")
-    provider = provider_for(str(source.get("provider", "patchworks")) if isinstance(source, dict) else "patchworks")
+    provider = provider_for((Source.of(snapshot.manifest) or Source()).provider)
     chosen = [load_flow(snapshot, provider, fid) for fid in snapshot.select(flows)]
     try:
         atomic_write(output, map_template(chosen).encode("utf-8"))

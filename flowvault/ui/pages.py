@@ -19,6 +19,7 @@ from ..archive import FLOWS_DIR, IMPORTS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import DERIVED, RELATIONS, changes, masked, relation_items, shown, step_marks, version_changes
 from ..history import Commit, History
+from ..models import Source
 from ..snapshots import deleted, open_snapshot
 from .model import step_details, step_graph
 
@@ -186,12 +187,11 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
         export_shas = {c.sha for c in exports}
         kinds = {c.sha: "export" if c.sha in export_shas else "import" for c in commits}
         flows: dict[str, Any] = {"rows": [], "matched": 0, "page": 1, "pages": 1, "total": 0, "all_labels": []}
-        source: Any = {}
+        source = Source()
         if commits:
             snap = open_snapshot(history, "HEAD")
-            source = snap.manifest.get("source") or {}
-        run = last_run(exports[0] if exports else None, report,
-                       str(source.get("profile")) if isinstance(source, dict) and source.get("profile") else None)
+            source = Source.of(snap.manifest) or Source()
+        run = last_run(exports[0] if exports else None, report, source.profile)
         if commits:
             failed = {m.group(1) for line in run["failed"] if (m := re.search(r"\(#([^)]+)\)", line))}
             facts = flow_facts(history, history.resolve("HEAD"), snap)
@@ -356,9 +356,8 @@ def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *
     old = None if old_rev == "" else open_snapshot(history, old_rev)
     new = open_snapshot(history, new_rev)
     data = compare(old, new, only)
-    source = new.manifest.get("source")
     return render("diff.html", archive=name, old=_side(history, old), new=_side(history, new), d=data, base=base,
-                  source=source if isinstance(source, dict) else {}, standalone=standalone,
+                  source=Source.of(new.manifest) or Source(), standalone=standalone,
                   title=f"{name}: {_label(old)} → {_label(new)}")
 
 
@@ -420,9 +419,9 @@ def deleted_page(name: str, root: Path, base: str = "", config: Path = Path("flo
     if history.head() is not None:
         head = open_snapshot(history, "HEAD")
         names = {str(e.get("name")) for e in head.flows.values()}
-        source = head.manifest.get("source")
-        if isinstance(source, dict) and source.get("profile"):
-            profile = str(source["profile"])
+        source = Source.of(head.manifest)
+        if source is not None and source.profile:
+            profile = source.profile
     try:  # only to name the variable that must hold the key where the command runs
         key_env: str | None = load_config(config).profile(profile).api_key_env
         config_problem = None
