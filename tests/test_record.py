@@ -60,7 +60,7 @@ def structure(root: Path) -> set[str]:
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_recording_holds_shapes_only_and_replays_to_the_same_structure(make_server: Any, tmp_path: Path,
                                                                          monkeypatch: Any, dialect: str) -> None:
-    server = make_server(flows=6, companies=1, empty_companies=1, seed=3, dialect=dialect)
+    server = make_server(flows=4, companies=1, empty_companies=1, seed=3, dialect=dialect)
     config = write_config(tmp_path / "fv.toml", server, monkeypatch)
     recording = tmp_path / "shapes.json"
     done = cli(CliRunner(), "doctor", "--config", config, "-p", "company-a", "--record", recording)
@@ -74,12 +74,12 @@ def test_a_recording_holds_shapes_only_and_replays_to_the_same_structure(make_se
 
     original = tmp_path / "original"
     assert not run_export(load_config(config).profile("company-a"), original).failed
-    twin = make_server(flows=6, companies=1, empty_companies=1, seed=3, dialect=dialect)
+    twin = make_server(flows=4, companies=1, empty_companies=1, seed=3, dialect=dialect)
     twin.sim.replay = Replay.load(recording.read_bytes(), str(recording))
     twin_config = load_config(write_config(tmp_path / "twin.toml", twin, monkeypatch))
     replayed = tmp_path / "replayed"
     result = run_export(twin_config.profile("company-a"), replayed)
-    assert not result.failed and result.exported == 6
+    assert not result.failed and result.exported == 4
     assert {k: e["versions"] for k, e in manifest(replayed)["flows"].items()} == {
         k: e["versions"] for k, e in manifest(original)["flows"].items()}
     # the same structure: what the recording's sample showed (a field only steps outside doctor's
@@ -90,7 +90,7 @@ def test_a_recording_holds_shapes_only_and_replays_to_the_same_structure(make_se
     assert steps == {rel: len(orjson.loads(b).get("steps", [])) for rel, b in tree_bytes(original).items()
                      if "/versions/" in rel}
     imported = run_import(twin_config.profile("company-b"), replayed, allow_missing_secrets=True)
-    assert imported.ok and len(imported.imported) == 6, imported.failed
+    assert imported.ok and len(imported.imported) == 4, imported.failed
 
 
 def test_the_replay_command_doctor_prints_runs_as_printed_and_refuses_what_is_not_a_recording(
