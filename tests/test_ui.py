@@ -133,7 +133,7 @@ def copied_command(browser: Any, url: str, flow_id: Any) -> str:
     page = context.new_page()
     page.goto(url + "/")
     page.get_by_role("link", name="deleted flows").first.click()
-    row = page.locator(f'tr[data-flow="{flow_id}"]')
+    row = page.locator(f'tbody[data-flow="{flow_id}"]')
     shown = row.locator("pre.restore").inner_text()
     row.get_by_role("button", name="copy").click()
     page.wait_for_function("document.querySelector('button.copy').textContent === 'copied'")
@@ -187,7 +187,7 @@ def test_an_archive_of_a_schema_literal_server_reviews_as_any_other(browser: Any
         assert page.locator("section.version svg.graph g.step").count() >= 4
         html.append(page.content())
         page.goto(f"{url}/a/archive/deleted")
-        assert "flowvault restore" in page.locator(f'tr[data-flow="{night["gone"]}"] pre.restore').inner_text()
+        assert "flowvault restore" in page.locator(f'tbody[data-flow="{night["gone"]}"] pre.restore').inner_text()
         html.append(page.content())
         page.close()
     assert night["secrets"] and not [s for s in night["secrets"] if s in "\n".join(html)]
@@ -337,9 +337,35 @@ def test_after_the_demo_the_ui_shows_its_edit_and_its_deleted_flow(browser: Any,
         assert marked.count() == 1 and edited.group(2) in str(marked.text_content())
         page.goto(url + "/")
         page.get_by_role("link", name="deleted flows").first.click()
-        row = page.locator("table.deleted tr[data-flow]")
+        row = page.locator("table.deleted tbody[data-flow]")
         assert row.count() == 1 and deleted.group(1)[:40] in row.inner_text()
         assert f"--config {demo / 'flowvault.toml'} --target company-a" in row.locator("pre.restore").inner_text()
+        page.close()
+
+
+def test_a_long_name_never_pushes_the_work_off_the_page(browser: Any, tmp_path: Path) -> None:
+    """The demo's deleted flow has a 300-character name without spaces: at 800 and 1280 px no page
+    that lists flows is wider than the window, the name is cut with its whole text on hover, and
+    the restore command and its copy button are in view."""
+    demo = tmp_path / "flowvault-demo"
+    ran = flowvault("demo", "--dir", demo)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    deleted = re.search(r"deleted '(.+)'; export again", ran.stdout)
+    assert deleted and len(deleted.group(1)) >= 300 and " " not in deleted.group(1), ran.stdout
+    with started(demo / "archive", "--config", demo / "flowvault.toml") as url:
+        page = browser.new_page()
+        for width in (800, 1280):
+            page.set_viewport_size({"width": width, "height": 800})
+            for path in ("/", "/a/archive/deleted", "/a/archive/diff", "/a/archive/diff?from=HEAD~1&to=HEAD"):
+                page.goto(url + path)
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= width, (path, width, wide)
+            page.goto(url + "/a/archive/deleted")
+            row = page.locator("table.deleted tbody[data-flow]")
+            assert row.locator("span.cut").get_attribute("title") == deleted.group(1)
+            for part in (row.locator("pre.restore"), row.get_by_role("button", name="copy")):
+                box = part.bounding_box()
+                assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
         page.close()
 
 
@@ -374,7 +400,7 @@ def test_the_demo_tour_ends_with_the_deleted_flow_restored_by_the_command_the_ui
             assert found
             page = browser.new_page()
             page.goto(found.group(0) + "/a/archive/deleted")
-            gone = page.locator("table.deleted tr[data-flow]").get_attribute("data-flow")
+            gone = page.locator("table.deleted tbody[data-flow]").get_attribute("data-flow")
             page.close()
             command = copied_command(browser, found.group(0), gone)
             ui.terminate()
