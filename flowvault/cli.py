@@ -342,12 +342,10 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
             raise click.UsageError("--format html compares archive revisions; export first, then diff the commits")
         from .actions.diff import diff_html
 
-        click.echo(diff_html(archive_dir, revs))
-        if exit_code:
-            result = run_diff(archive_dir, revs, None)
-            if not result.empty:
-                raise Different(f"{len(result.added)} added, {len(result.removed)} removed, "
-                                f"{len(result.changed)} changed")
+        page, found = diff_html(archive_dir, revs)
+        click.echo(page)
+        if exit_code and not found.empty:
+            raise Different(found.summary())
         return
     prof = load_config(config_path).profile(profile) if profile else None
     result = run_diff(archive_dir, revs, prof)
@@ -359,7 +357,7 @@ def diff(config_path: Path | None, profile: str | None, archive_dir: Path, revs:
         for line in result.lines():
             click.echo(line)
     if exit_code and not result.empty:
-        raise Different(f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed")
+        raise Different(result.summary())
 
 
 @main.command()

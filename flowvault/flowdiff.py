@@ -1,107 +1,288 @@
-"""Pure comparison of two views of a company's flows (two commits, or the archive and what
-the live company would give), down to versions, steps, schedules and settings."""
+"""What changed between two snapshots of a company's flows, as one value.
+
+``change_set(old, new)`` is the one walk: flows added, removed and changed; per changed flow its
+settings (as parameter paths), its relations item by item, and its versions — each with its
+steps paired by identity (by name and type where IDs differ), their parameter paths, and the
+version's own fields. The CLI's text and JSON, ``diff --format html``, the run report's page,
+the UI's diff page and ``--exit-code`` all render that value; none walks on its own. Pure: a
+side is anything with the manifest's ``flows`` and ``raw(fid, rel)`` (a ``Snapshot``, or
+``MemorySide`` for what the live company would give).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import orjson
+from .canonical import loads
+from .errors import ArchiveError
+from .leafdiff import COSMETIC, Change, Changes, brief, changes, masked, shown
 
-from .canonical import ENCRYPTED_PREFIX, REDACTED, is_hidden, loads, map_secrets, secret_fields
+__all__ = ["COSMETIC", "Change", "ChangeSet", "Changes", "FlowChange", "MemorySide", "StepChange",
+           "VersionChange", "change_set", "changes", "masked", "pair_steps", "relation_items", "shown",
+           "step_marks", "version_change"]
 
-COSMETIC = frozenset({"position", "x", "y", "layout", "canvas", "width", "height"})
 #: fields of a version that repeat something else (the flow's name): a rename is one change, not one per version
 DERIVED = frozenset({"flow_name"})
+#: a version's fields that each version has of its own: left out when two versions of one flow are compared
+OWN_FIELDS = frozenset({"id", "iteration", "flow_version_id", "created_at", "deployed_at", "status"})
 
-#: flow ID → (name, {relative path: bytes})
+#: the flow's relations the archive keeps in flow.json (as the listing names them, in either case)
+RELATIONS = frozenset({"labels", "webhooks", "callbacks", "notificationGroups", "notification_groups",
+                       "messageBrokers", "message_brokers", "messageBrokerQueues", "message_broker_queues",
+                       "deployments"})
+
+#: flow ID → (name, {relative path: bytes}): what an export would write, in memory
 View = dict[str, tuple[str, dict[str, bytes]]]
 
 
+class Side(Protocol):
+    """One side of a comparison: the manifest's flows (``name``, ``files``: rel → sha256) and their bytes."""
+
+    flows: dict[str, dict[str, Any]]
+
+    def raw(self, fid: str, rel: str) -> bytes: ...
+
+
+class MemorySide:
+    """A ``View`` (what the live company gives now) as a side, with the manifest's checksums."""
+
+    def __init__(self, view: View) -> None:
+        self._view = view
+        self.flows = {fid: {"name": name, "files": {rel: hashlib.sha256(b).hexdigest() for rel, b in files.items()}}
+                      for fid, (name, files) in view.items()}
+
+    def raw(self, fid: str, rel: str) -> bytes:
+        return self._view[fid][1][rel]
+
+
+# -- the value --------------------------------------------------------------------------
+
+
 @dataclass
-class FlowDiff:
+class StepChange:
+    status: str  # "added" | "removed" | "changed"
+    step: dict[str, Any]  # as the new side has it (the old side's when removed)
+    found: Changes | None = None  # a changed step's parameter paths (real ones: a move alone is no change)
+
+    @property
+    def sid(self) -> str:
+        return _sid(self.step)
+
+    @property
+    def name(self) -> str:
+        return str(self.step.get("name") or "(unnamed step)")
+
+
+@dataclass
+class VersionChange:
+    vid: str
+    status: str  # "added" | "removed" | "changed" | "unreadable"
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    steps: list[StepChange] = field(default_factory=list)
+    fields: Changes = field(default_factory=Changes)  # the version's own fields (steps and derived ones left out)
+
+    def paths(self) -> Changes:
+        """Every change as parameter paths, steps named: ``step 'Map fields' config.page_size``."""
+        out = Changes()
+        for s in self.steps:
+            label = f"step '{s.step.get('name')}'"
+            if s.found is None:
+                b = brief(masked(s.step))
+                out.real.append(Change(label, b if s.status == "removed" else "", b if s.status == "added" else "",
+                                       s.status))
+            else:
+                out.real += [Change(f"{label} {c.path}", c.old, c.new, c.kind) for c in s.found.real]
+        out.real += self.fields.real
+        out.cosmetic += self.fields.cosmetic
+        return out
+
+    def lines(self) -> list[str]:
+        """The CLI's lines: status, steps by name with the paths that changed, schedules by cron,
+        variables by key, the rest by field name."""
+        if self.status in ("added", "removed", "unreadable"):
+            return [self.status]
+        a, b = self.old or {}, self.new or {}
+        out = [f"{key} {a.get(key)} → {b.get(key)}" for key in ("status", "deployed_at") if a.get(key) != b.get(key)]
+        for s in self.steps:
+            paths = f" ({', '.join(_short_paths(s.found))})" if s.found is not None else ""
+            out.append(f"step {s.status}: '{s.step.get('name')}'{paths}")
+        ca = [x.get("cron_string") for x in a.get("schedules") or [] if isinstance(x, dict)]
+        cb = [x.get("cron_string") for x in b.get("schedules") or [] if isinstance(x, dict)]
+        if sorted(map(str, ca)) != sorted(map(str, cb)):
+            out.append("schedules: " + ", ".join([f"+'{c}'" for c in cb if c not in ca]
+                                                 + [f"-'{c}'" for c in ca if c not in cb]))
+        va = {v.get("key"): v for v in a.get("variables") or [] if isinstance(v, dict)}
+        vb = {v.get("key"): v for v in b.get("variables") or [] if isinstance(v, dict)}
+        changed_vars = sorted(str(k) for k in va.keys() | vb.keys() if va.get(k) != vb.get(k))
+        if changed_vars:
+            out.append(f"variables: {', '.join(changed_vars)}")
+        seen = {"status", "deployed_at", "steps", "schedules", "variables"} | DERIVED
+        rest = sorted(k for k in (set(a) | set(b)) - seen if a.get(k) != b.get(k))
+        if rest:
+            out.append(f"fields: {', '.join(rest)}")
+        return out or ["cosmetic changes only (positions, layout)"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.vid, "status": self.status,
+                "steps": [{"name": s.name, "status": s.status} for s in self.steps] if self.status == "changed" else []}
+
+
+@dataclass
+class FlowChange:
     flow_id: str
     name: str
-    details: list[str] = field(default_factory=list)
+    settings: Changes = field(default_factory=Changes)  # flow.json as parameter paths
+    setting_keys: list[str] = field(default_factory=list)  # its plain fields that differ
+    relations: dict[str, list[str]] = field(default_factory=dict)  # relation → its items' changes
+    versions: list[VersionChange] = field(default_factory=list)
+    export_only: bool = False  # nothing above differs: only the export document does
+    detailed: bool = True  # False: past the caller's limit, listed without its details
+
+    def lines(self) -> list[str]:
+        out = [f"settings: {', '.join(self.setting_keys)}"] if self.setting_keys else []
+        for key, items in self.relations.items():
+            out += [f"{key}: {line}" for line in items]
+        for v in self.versions:
+            out += [f"version {v.vid}: {line}" for line in v.lines()]
+        return out + (["export document"] if self.export_only else [])
 
 
 @dataclass
-class Diff:
-    added: list[FlowDiff] = field(default_factory=list)
-    removed: list[FlowDiff] = field(default_factory=list)
-    changed: list[FlowDiff] = field(default_factory=list)
+class ChangeSet:
+    added: list[FlowChange] = field(default_factory=list)
+    removed: list[FlowChange] = field(default_factory=list)
+    changed: list[FlowChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the reader must know about a side
 
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.changed)
 
+    def summary(self) -> str:
+        """The one line ``--exit-code`` ends with when the two sides differ."""
+        return f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed"
+
     def as_json(self) -> dict[str, Any]:
-        return {kind: [{"id": d.flow_id, "name": d.name, **({"details": d.details} if kind == "changed" else {})}
-                       for d in getattr(self, kind)] for kind in ("added", "removed", "changed")}
+        out: dict[str, Any] = {kind: [{"id": d.flow_id, "name": d.name} for d in getattr(self, kind)]
+                               for kind in ("added", "removed")}
+        out["changed"] = [{"id": d.flow_id, "name": d.name, "details": d.lines(),
+                           "versions": [v.as_json() for v in d.versions]} for d in self.changed]
+        return out
 
     def lines(self) -> list[str]:
         out = [f"+ {d.name} (#{d.flow_id})" for d in self.added]
         out += [f"- {d.name} (#{d.flow_id})" for d in self.removed]
         for d in self.changed:
             out.append(f"~ {d.name} (#{d.flow_id})")
-            out += [f"    {line}" for line in d.details]
+            out += [f"    {line}" for line in d.lines()]
         return out or ["no differences"]
 
 
-def diff_views(old: View, new: View) -> Diff:
-    d = Diff()
-    for fid in sorted(set(new) - set(old), key=_key):
-        d.added.append(FlowDiff(fid, new[fid][0]))
-    for fid in sorted(set(old) - set(new), key=_key):
-        d.removed.append(FlowDiff(fid, old[fid][0]))
-    for fid in sorted(set(old) & set(new), key=_key):
-        if old[fid][1] != new[fid][1]:
-            d.changed.append(FlowDiff(fid, new[fid][0], describe(old[fid][1], new[fid][1])))
-    return d
+# -- the walk ---------------------------------------------------------------------------
+
+
+class _NoSide:
+    flows: dict[str, dict[str, Any]] = {}
+
+    def raw(self, fid: str, rel: str) -> bytes:
+        raise KeyError(fid)
+
+
+def change_set(old: Side | None, new: Side, only: str | None = None, detail: int | None = None) -> ChangeSet:
+    """Added, removed and changed flows between two sides (``old`` None: nothing before). The
+    manifests' checksums say which flows and files differ; only those are read. ``only``: one
+    flow; ``detail``: the changed flows past this many are listed without their details."""
+    before = old if old is not None else _NoSide()
+    a, b = before.flows, new.flows
+    ids = [only] if only else sorted(set(a) | set(b), key=_key)
+    out = ChangeSet()
+    out.added = [FlowChange(f, str(b[f].get("name"))) for f in ids if f in b and f not in a]
+    out.removed = [FlowChange(f, str(a[f].get("name"))) for f in ids if f in a and f not in b]
+    for n, fid in enumerate(f for f in ids if f in a and f in b and a[f].get("files") != b[f].get("files")):
+        if detail is not None and n >= detail:
+            out.changed.append(FlowChange(fid, str(b[fid].get("name")), detailed=False))
+        else:
+            out.changed.append(flow_change(before, new, fid))
+    return out
+
+
+def flow_change(old: Side, new: Side, fid: str) -> FlowChange:
+    fa, fb = old.flows[fid]["files"], new.flows[fid]["files"]
+    change = FlowChange(fid, str(new.flows[fid].get("name")))
+    s_old, s_new = _load(old, fid, "flow.json") or {}, _load(new, fid, "flow.json") or {}
+    if not isinstance(s_old, dict) or not isinstance(s_new, dict):
+        s_old, s_new = {"flow.json": s_old}, {"flow.json": s_new}
+    change.settings = changes(s_old, s_new)
+    keys = sorted(k for k in set(s_old) | set(s_new) if s_old.get(k) != s_new.get(k))
+    relation = {k for k in keys if k in RELATIONS
+                and all(relation_items(x.get(k, [])) is not None for x in (s_old, s_new))}
+    change.setting_keys = [k for k in keys if k not in relation]
+    change.relations = {k: _relation_changes(relation_items(s_old.get(k, [])) or [],
+                                             relation_items(s_new.get(k, [])) or []) for k in keys if k in relation}
+    rels = sorted({r for r in (*fa, *fb) if r.startswith("versions/")}, key=lambda r: _key(_vid(r)))
+    for rel in rels:
+        if fa.get(rel) == fb.get(rel):
+            continue
+        v_old = _load(old, fid, rel) if rel in fa else None
+        v_new = _load(new, fid, rel) if rel in fb else None
+        if rel in fa and rel in fb and (not isinstance(v_old, dict) or not isinstance(v_new, dict)):
+            change.versions.append(VersionChange(_vid(rel), "unreadable", None, None))
+        elif not _same_version(v_old, v_new):
+            change.versions.append(version_change(_vid(rel), v_old if isinstance(v_old, dict) else None,
+                                                  v_new if isinstance(v_new, dict) else None))
+    change.export_only = not (change.setting_keys or change.relations or change.versions) \
+        and fa.get("export.json") != fb.get("export.json")
+    return change
+
+
+def version_change(vid: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
+                   across_versions: bool = False) -> VersionChange:
+    """One version: its steps paired by ``pair_steps`` and their paths, and its own fields
+    (``across_versions``: two versions of one flow — the IDs and dates each has of its own left out)."""
+    status = "added" if old is None else "removed" if new is None else "changed"
+    a, b = old or {}, new or {}
+    skip = {"steps"} | DERIVED | (OWN_FIELDS if across_versions else frozenset())
+    fields = changes({k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip})
+    steps = [StepChange(s, step, found) for s, step, found in step_changes(a.get("steps") or [], b.get("steps") or [])]
+    return VersionChange(vid, status, old, new, steps, fields)
+
+
+def version_changes(a: dict[str, Any], b: dict[str, Any]) -> Changes:
+    """Every change of one version as parameter paths (steps named, then the version's own fields)."""
+    return version_change("", a, b).paths()
+
+
+def _same_version(a: Any, b: Any) -> bool:
+    """Equal but for what a version repeats from elsewhere (the flow's name): a rename is one change."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return a == b
+    return {k: v for k, v in a.items() if k not in DERIVED} == {k: v for k, v in b.items() if k not in DERIVED}
 
 
 def _key(fid: str) -> tuple[int, str]:
     return (int(fid), "") if fid.isdigit() else (0, fid)
 
 
-def _load(files: dict[str, bytes], rel: str) -> Any:
+def _vid(rel: str) -> str:
+    return rel.removeprefix("versions/").removesuffix(".json")
+
+
+def _load(side: Side, fid: str, rel: str) -> Any:
     try:
-        return loads(files[rel])
-    except (KeyError, ValueError):
+        return loads(side.raw(fid, rel))
+    except (KeyError, ValueError, ArchiveError):  # missing or damaged: shown as unreadable; verify names it
         return None
 
 
-def describe(old: dict[str, bytes], new: dict[str, bytes]) -> list[str]:
-    """Human lines for what changed inside one flow."""
-    out: list[str] = []
-    a, b = _load(old, "flow.json") or {}, _load(new, "flow.json") or {}
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    plain = [k for k in keys if k not in RELATIONS or any(relation_items(x.get(k, [])) is None for x in (a, b))]
-    if plain:
-        out.append(f"settings: {', '.join(plain)}")
-    for k in keys:
-        if k not in plain:
-            out += [f"{k}: {line}" for line in _relation_changes(relation_items(a.get(k, [])) or [],
-                                                                  relation_items(b.get(k, [])) or [])]
-    vold = {r for r in old if r.startswith("versions/")}
-    vnew = {r for r in new if r.startswith("versions/")}
-    for rel in sorted(vnew - vold):
-        out.append(f"version {_vid(rel)}: added")
-    for rel in sorted(vold - vnew):
-        out.append(f"version {_vid(rel)}: removed")
-    for rel in sorted(vold & vnew):
-        if old[rel] != new[rel]:
-            out += [f"version {_vid(rel)}: {line}" for line in _version_changes(_load(old, rel), _load(new, rel))]
-    if not out and old.get("export.json") != new.get("export.json"):
-        out.append("export document")
-    return out
+def _short_paths(found: Changes, limit: int = 4) -> list[str]:
+    paths = [c.path for c in found.real]
+    return paths[:limit] + ([f"+{len(paths) - limit} more"] if len(paths) > limit else [])
 
 
-#: the flow's relations the archive keeps in flow.json (as the listing names them, in either case)
-RELATIONS = frozenset({"labels", "webhooks", "callbacks", "notificationGroups", "notification_groups",
-                       "messageBrokers", "message_brokers", "messageBrokerQueues", "message_broker_queues",
-                       "deployments"})
+# -- relations --------------------------------------------------------------------------
 
 
 def relation_items(value: Any) -> list[Any] | None:
@@ -139,197 +320,6 @@ def _relation_changes(a: list[Any], b: list[Any]) -> list[str]:
                 isinstance(y, dict) else []
             out.append(f"changed {_item_label(y)} ({', '.join(fields)})")
     return out or ["reordered"]
-
-
-def _vid(rel: str) -> str:
-    return rel.removeprefix("versions/").removesuffix(".json")
-
-
-def _version_changes(a: Any, b: Any) -> list[str]:
-    """Lines for one version: status, steps by name with the parameter paths that changed (paired
-    by ``pair_steps``; positions alone and ID renumbering are no change), schedules, variables."""
-    if not isinstance(a, dict) or not isinstance(b, dict):
-        return ["unreadable"]
-    out = []
-    for key in ("status", "deployed_at"):
-        if a.get(key) != b.get(key):
-            out.append(f"{key} {a.get(key)} → {b.get(key)}")
-    for status, step, found in step_changes(a.get("steps") or [], b.get("steps") or []):
-        paths = f" ({', '.join(_short_paths(found))})" if found is not None else ""
-        out.append(f"step {status}: '{step.get('name')}'{paths}")
-    ca = [s.get("cron_string") for s in a.get("schedules") or []]
-    cb = [s.get("cron_string") for s in b.get("schedules") or []]
-    if sorted(map(str, ca)) != sorted(map(str, cb)):
-        plus = [c for c in cb if c not in ca]
-        minus = [c for c in ca if c not in cb]
-        out.append("schedules: " + ", ".join([f"+'{c}'" for c in plus] + [f"-'{c}'" for c in minus]))
-    va = {v.get("key"): v for v in a.get("variables") or [] if isinstance(v, dict)}
-    vb = {v.get("key"): v for v in b.get("variables") or [] if isinstance(v, dict)}
-    changed_vars = sorted(str(k) for k in va.keys() | vb.keys() if va.get(k) != vb.get(k))
-    if changed_vars:
-        out.append(f"variables: {', '.join(changed_vars)}")
-    seen = {"status", "deployed_at", "steps", "schedules", "variables"} | DERIVED
-    rest = sorted(k for k in (set(a) | set(b)) - seen if a.get(k) != b.get(k))
-    if rest:
-        out.append(f"fields: {', '.join(rest)}")
-    return out
-
-
-def _short_paths(found: Changes, limit: int = 4) -> list[str]:
-    paths = [c.path for c in found.real]
-    return paths[:limit] + ([f"+{len(paths) - limit} more"] if len(paths) > limit else [])
-
-
-def version_changes(a: dict[str, Any], b: dict[str, Any]) -> Changes:
-    """Every change of one version as parameter paths, steps named: ``step 'Map fields'
-    config.page_size`` (steps paired by identity, a renumbering no change, positions cosmetic),
-    then the version's own fields (derived ones such as the flow's name left out)."""
-    out = Changes()
-    for status, step, found in step_changes(a.get("steps") or [], b.get("steps") or []):
-        label = f"step '{step.get('name')}'"
-        if found is None:
-            brief = _brief(masked(step))
-            out.real.append(Change(label, brief if status == "removed" else "", brief if status == "added" else "",
-                                   status))
-        else:
-            out.real += [Change(f"{label} {c.path}", c.old, c.new, c.kind) for c in found.real]
-    skip = {"steps"} | DERIVED
-    rest = changes({k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip})
-    out.real += rest.real
-    out.cosmetic += rest.cosmetic
-    return out
-
-
-# -- secrets ---------------------------------------------------------------------
-
-
-def shown(value: Any) -> str:
-    """How a stored value may appear on a page: hidden ones by kind, never their content."""
-    if isinstance(value, str) and value == REDACTED:
-        return "(secret, redacted)"
-    if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
-        return "(secret, encrypted)"
-    text = value if isinstance(value, str) else _json(value) if not isinstance(value, (dict, list)) else ""
-    return text if len(text) <= 120 else text[:119] + "…"
-
-
-def masked(data: Any) -> Any:
-    """A copy fit for a page: every value a secret flag (any spelling), a credential-like name
-    or flowvault's own marker says is secret shows as ``(secret …)`` — also when the archive
-    kept it in plain text (``--keep-secrets``), and inside JSON held in a string."""
-    return map_secrets(data, lambda _name, v, _flagged: shown(v) if is_hidden(v) else "(secret)")
-
-
-# -- field-level changes ------------------------------------------------------------
-
-
-@dataclass
-class Change:
-    path: str
-    old: str
-    new: str
-    kind: str  # "added" | "removed" | "changed"
-
-
-@dataclass
-class Changes:
-    real: list[Change] = field(default_factory=list)
-    cosmetic: list[Change] = field(default_factory=list)
-
-
-def _key_of(item: Any) -> str | None:
-    if isinstance(item, dict):
-        for k in ("id", "key", "name", "iteration", "cron_string"):
-            if k in item and isinstance(item[k], (str, int)):
-                return f"{k}={item[k]}"
-    return None
-
-
-def changes(a: Any, b: Any) -> Changes:
-    """Every leaf that differs, as a parameter path (``versions[id=7].steps[id=9].config.mode``);
-    lists of objects are matched by their ID (or key, name…), so a move is not a change. A
-    secret value is compared but never shown: ``(secret)`` → ``(secret, changed)``."""
-    out = Changes()
-    _walk(a, b, "", out, False)
-    return out
-
-
-def _secret_keys(a: Any, b: Any) -> set[str]:
-    """The keys of a dict (on either side) whose string values are secret."""
-    return {k for d in (a, b) if isinstance(d, dict) for k in secret_fields(d)}
-
-
-def _add(out: Changes, path: str, old: Any, new: Any, secret: bool = False) -> None:
-    kind = "added" if old is _MISSING else "removed" if new is _MISSING else "changed"
-    leaf = path.rsplit(".", 1)[-1].split("[", 1)[0]
-    parts = {p.split("[", 1)[0] for p in path.split(".")}
-    if secret:
-        before = "" if old is _MISSING else shown(old) if is_hidden(old) else "(secret)"
-        after = "" if new is _MISSING else (shown(new) if is_hidden(new) else "(secret)").rstrip(")") + \
-            (", changed)" if kind == "changed" else ")")
-    else:
-        before = "" if old is _MISSING else _brief(old)
-        after = "" if new is _MISSING else _brief(new)
-    change = Change(path, before, after, kind)
-    (out.cosmetic if leaf in COSMETIC or parts & {"position", "layout", "canvas"} else out.real).append(change)
-
-
-_MISSING = object()
-
-
-def _brief(v: Any) -> str:
-    if isinstance(v, dict):
-        return "{" + ", ".join(list(v)[:4]) + ("…" if len(v) > 4 else "") + "}"
-    if isinstance(v, list):
-        return f"[{len(v)} items]"
-    return shown(v) if isinstance(v, str) else _json(v)
-
-
-def _json(v: Any) -> str:
-    """A scalar as JSON writes it (``true``, ``null``, ``2.5``), not as Python would."""
-    try:
-        return orjson.dumps(v).decode()
-    except TypeError:
-        return repr(v)
-
-
-def _walk(a: Any, b: Any, path: str, out: Changes, secret: bool) -> None:
-    if a == b:
-        return
-    if isinstance(a, dict) and isinstance(b, dict):
-        hidden = _secret_keys(a, b)
-        for k in sorted(set(a) | set(b), key=str):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in a:
-                _add(out, sub, _MISSING, masked(b[k]) if k not in hidden else b[k], k in hidden)
-            elif k not in b:
-                _add(out, sub, masked(a[k]) if k not in hidden else a[k], _MISSING, k in hidden)
-            else:
-                _walk(a[k], b[k], sub, out, k in hidden)
-        return
-    if isinstance(a, list) and isinstance(b, list):
-        ka, kb = [_key_of(x) for x in a], [_key_of(x) for x in b]
-        if all(ka) and all(kb) and len(set(ka)) == len(ka) and len(set(kb)) == len(kb):
-            ma, mb = dict(zip(ka, a, strict=True)), dict(zip(kb, b, strict=True))
-            for k in [*ka, *(x for x in kb if x not in ma)]:
-                sub = f"{path}[{k}]"
-                if k not in mb:
-                    _add(out, sub, masked(ma[k]), _MISSING)
-                elif k not in ma:
-                    _add(out, sub, _MISSING, masked(mb[k]))
-                else:
-                    _walk(ma[k], mb[k], sub, out, secret)
-            return
-        for i in range(max(len(a), len(b))):
-            sub = f"{path}[{i}]"
-            if i >= len(a):
-                _add(out, sub, _MISSING, masked(b[i]))
-            elif i >= len(b):
-                _add(out, sub, masked(a[i]), _MISSING)
-            else:
-                _walk(a[i], b[i], sub, out, secret)
-        return
-    _add(out, path, a, b, secret or is_hidden(a) or is_hidden(b))
 
 
 # -- steps: how two lists of steps pair up ----------------------------------------------
@@ -396,10 +386,8 @@ def step_changes(old: list[Any], new: list[Any]) -> list[tuple[str, dict[str, An
     return out
 
 
-def step_marks(old: list[Any], new: list[Any], across_versions: bool = False
-               ) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Per step ID of ``new``: "added" or "changed" (cosmetic-only changes do not count); and
-    the steps of ``old`` that ``new`` no longer has (by ``step_changes``)."""
-    found = step_changes(old, new)
-    marks = {_sid(s): status for status, s, _ in found if status != "removed"}
-    return marks, [s for status, s, _ in found if status == "removed"]
+def step_marks(steps: list[StepChange]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Per step ID of the new side: "added" or "changed"; and the old side's steps the new one
+    no longer has — for drawing a version's graph from its ``VersionChange.steps``."""
+    marks = {s.sid: s.status for s in steps if s.status != "removed"}
+    return marks, [s.step for s in steps if s.status == "removed"]

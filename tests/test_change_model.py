@@ -36,6 +36,11 @@ def test_every_front_end_names_the_same_changes(server: Any, config: Path, expor
     pages = {"diff --format html": as_html, "run report page": report.with_suffix(".html").read_text(),
              "ui": diff_page("archive", exported, "HEAD~1", "HEAD")}
 
+    for fmt in ("text", "json", "html"):  # --exit-code answers from the change set every format renders
+        differs = cli(runner, "diff", "-a", exported, "HEAD~1", "HEAD", "--format", fmt, "--exit-code")
+        same = cli(runner, "diff", "-a", exported, "HEAD", "HEAD", "--format", fmt, "--exit-code")
+        assert (differs.exit_code, same.exit_code) == (1, 0), (fmt, differs.output, same.output)
+        assert "0 added, 0 removed, 2 changed" in differs.output, fmt
     name = step["name"]
     assert f"step changed: '{name}' (config.page_size)" in text
     details = {d["id"]: d["details"] for d in as_json["changed"]}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "flowvault"
 PURE = {"flowvault.errors", "flowvault.models", "flowvault.canonical", "flowvault.protocol",
-        "flowvault.references", "flowvault.plan", "flowvault.proof", "flowvault.flowdiff", "flowvault._version",
+        "flowvault.references", "flowvault.plan", "flowvault.proof", "flowvault.flowdiff", "flowvault.leafdiff",
+        "flowvault._version",
         "flowvault.jsontext", "flowvault.fleet"}
 #: a third-party library → the one module allowed to import it
 ONLY_IN = {"httpx": "flowvault.client", "git": "flowvault.history", "pyrage": "flowvault.crypto",

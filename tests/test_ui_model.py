@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from flowvault.canonical import REDACTED
-from flowvault.ui.model import changes, masked, step_graph, step_marks
+from flowvault.flowdiff import step_marks, version_change
+from flowvault.ui.model import changes, masked, step_graph
 
 
 def boxes(svg: str) -> dict[str, tuple[float, float]]:
@@ -43,7 +44,7 @@ def test_marks_pair_steps_by_id_and_ignore_moves() -> None:
            {"id": 2, "name": "b", "position": {"x": 1, "y": 0}}, {"id": 3, "name": "gone"}]
     new = [{"id": 1, "name": "a", "config": {"n": 2}, "position": {"x": 0, "y": 0}},
            {"id": 2, "name": "b", "position": {"x": 9, "y": 9}}, {"id": 4, "name": "new"}]
-    marks, removed = step_marks(old, new)
+    marks, removed = step_marks(version_change("1", {"steps": old}, {"steps": new}).steps)
     assert marks == {"1": "changed", "4": "added"} and [s["id"] for s in removed] == [3]
     svg = step_graph(new, marks, removed)
     assert 'data-step-id="3" data-status="removed"' in svg and 'data-step-id="2" data-status="same"' in svg

@@ -7,21 +7,15 @@ from typing import Any
 
 import anyio
 
-from ..archive import Snapshot
 from ..canonical import Secrets
 from ..client import ApiClient, client_for
 from ..config import Profile
-from ..flowdiff import Diff, View, diff_views
+from ..flowdiff import ChangeSet, MemorySide, View, change_set
 from ..history import History
 from ..pool import for_each
 from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
 from ..exportrun import secret_policy
-
-
-def snapshot_view(snapshot: Snapshot) -> View:
-    return {fid: (str(e.get("name")), {rel: snapshot.raw(fid, rel) for rel in e["files"]})
-            for fid, e in snapshot.flows.items()}
 
 
 async def live_view(api: ApiClient, provider: Provider, secrets: Secrets, workers: int = 16) -> View:
@@ -38,7 +32,7 @@ async def live_view(api: ApiClient, provider: Provider, secrets: Secrets, worker
     return view
 
 
-def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | None) -> Diff:
+def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | None) -> ChangeSet:
     """No revision: HEAD vs work tree (or the work tree vs live with a profile);
     one: REV vs work tree (or REV vs live); two: REV1 vs REV2."""
     history = History.open(archive_dir)
@@ -50,20 +44,21 @@ def run_diff(archive_dir: Path | str, revs: tuple[str, ...], profile: Profile | 
             async with client_for(profile) as api:
                 return await live_view(api, provider_for(profile.provider), keep, workers=2 * profile.concurrency)
 
-        return diff_views(snapshot_view(snapshot), anyio.run(go))
+        return change_set(snapshot, MemorySide(anyio.run(go)))
     old = open_snapshot(history, revs[0] if revs else "HEAD")
     new = open_snapshot(history, revs[1] if len(revs) > 1 else None)
-    result = diff_views(snapshot_view(old), snapshot_view(new))
+    result = change_set(old, new)
     if len(revs) < 2 and history.interrupted():
         result.notes.append(f"{history.root}: the work tree holds the leftovers of a run that "
                             + ("is still running" if history.running() else "was killed; the next run discards them"))
     return result
 
 
-def diff_html(archive_dir: Path, revs: tuple[str, ...]) -> str:
-    """``diff --format html``: the same diff as the UI's page, as one self-contained page."""
-    from ..ui.pages import diff_page, find_archives
+def diff_html(archive_dir: Path, revs: tuple[str, ...]) -> tuple[str, ChangeSet]:
+    """``diff --format html``: the same diff as the UI's page, as one self-contained page, and
+    the change set it draws."""
+    from ..ui.pages import diff_and_page, find_archives
 
     name = next(iter(find_archives(archive_dir)))
-    return diff_page(name, archive_dir, revs[0] if revs else "HEAD", revs[1] if len(revs) > 1 else None,
-                     standalone=True)
+    return diff_and_page(name, archive_dir, revs[0] if revs else "HEAD", revs[1] if len(revs) > 1 else None,
+                         standalone=True)

@@ -25,7 +25,6 @@ from ..flowdiff import (  # the one change engine: the UI renders what it says
     masked,
     pair_steps,
     shown,
-    step_marks,
 )
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 190, 54, 60, 26, 16
@@ -206,4 +205,4 @@ def step_details(steps: list[Any], rules: dict[str, str] | None = None) -> list[
 
 
 __all__ = ["COSMETIC", "Change", "Changes", "changes", "masked", "pair_steps", "shown", "step_details",
-           "step_graph", "step_marks"]
+           "step_graph"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ from markupsafe import Markup
 
 from ..archive import FLOWS_DIR, IMPORTS_DIR, MANIFEST, Snapshot, id_key
 from ..errors import ArchiveError, FlowvaultError, UsageError
-from ..flowdiff import DERIVED, RELATIONS, changes, masked, relation_items, shown, step_marks, version_changes
+from ..flowdiff import RELATIONS, ChangeSet, Changes, VersionChange, change_set, masked, relation_items, shown, \
+    step_marks, version_change
 from ..history import Commit, History
 from ..models import Source
 from ..snapshots import deleted, open_snapshot
@@ -271,7 +271,7 @@ def version_diff_page(name: str, root: Path, fid: str, rev: str | None, old_vid:
     docs = dict(_versions(snap, fid))
     if old_vid not in docs or new_vid not in docs:
         raise UsageError(f"{snap.where}: flow #{fid} has no version {old_vid if old_vid not in docs else new_vid}")
-    block = _version_block(new_vid, docs[old_vid], docs[new_vid], across_versions=True)
+    block = _version_block(version_change(new_vid, docs[old_vid], docs[new_vid], across_versions=True))
     return render("vdiff.html", archive=name, fid=fid, flow_name=snap.flows[fid].get("name"), old=old_vid,
                   new=new_vid, block=block, base=base, title=f"version {old_vid} → {new_vid}")
 
@@ -279,86 +279,51 @@ def version_diff_page(name: str, root: Path, fid: str, rev: str | None, old_vid:
 # -- diff -----------------------------------------------------------------------------
 
 
-@dataclass
-class FlowChange:
-    fid: str
-    name: str
-    settings: Any = None
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    note: str = ""
-
-
-def _version_block(vid: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
-                   across_versions: bool = False) -> dict[str, Any]:
-    if new is None:
-        assert old is not None
-        graph = step_graph([], {}, list(old.get("steps") or []))
-        return {"id": vid, "status": "removed", "graph": Markup(graph), "changes": version_changes(old, {})}
-    if old is None:
-        steps = new.get("steps") or []
-        marks = {str(s.get("id")): "added" for s in steps if isinstance(s, dict)}
-        return {"id": vid, "status": "added", "graph": Markup(step_graph(steps, marks)),
-                "changes": version_changes({}, new)}
-    marks, removed = step_marks(old.get("steps") or [], new.get("steps") or [])
-    graph = Markup(step_graph(new.get("steps") or [], marks, removed))
-    names = {str(s.get("id")): str(s.get("name") or "(unnamed step)") for s in new.get("steps") or []
-             if isinstance(s, dict)}
-    marked = [(sid, names.get(sid, sid), status) for sid, status in marks.items() if status != "same"]
-    marked += [(str(s.get("id")), str(s.get("name") or "(unnamed step)"), "removed") for s in removed]
-    if across_versions:  # the version's own fields, not the IDs and dates each version has of its own
-        old, new = _without_ids(old), _without_ids(new)
-    return {"id": vid, "status": "changed", "graph": graph, "changes": version_changes(old, new), "marked": marked}
-
-
-def _without_ids(doc: dict[str, Any]) -> dict[str, Any]:
-    skip = {"id", "iteration", "flow_version_id", "created_at", "deployed_at", "status"}
-    return {k: v for k, v in doc.items() if k not in skip}
-
-
-def _same_version(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    """Equal but for what a version repeats from elsewhere (the flow's name): a rename is one change."""
-    if a is None or b is None:
-        return a is b
-    return {k: v for k, v in a.items() if k not in DERIVED} == {k: v for k, v in b.items() if k not in DERIVED}
+def _version_block(v: VersionChange) -> dict[str, Any]:
+    """One version's change as the page draws it: its graph with the steps marked, their buttons,
+    the paths — all from the change set."""
+    if v.status == "unreadable":
+        return {"id": v.vid, "status": v.status, "graph": Markup(""), "changes": Changes()}
+    marks, removed = step_marks(v.steps)
+    if v.new is None:
+        graph = step_graph([], {}, list((v.old or {}).get("steps") or []))
+    else:
+        graph = step_graph((v.new or {}).get("steps") or [], marks, removed)
+    block = {"id": v.vid, "status": v.status, "graph": Markup(graph), "changes": v.paths()}
+    if v.status == "changed":
+        block["marked"] = [(s.sid, s.name, s.status) for s in v.steps]
+    return block
 
 
 def compare(old: Snapshot | None, new: Snapshot, only: str | None = None) -> dict[str, Any]:
-    """Added, removed and changed flows between two snapshots (the manifests' checksums tell
-    which flows to read), with the graphs and paths of up to DETAILED changed flows."""
-    a = old.flows if old is not None else {}
-    b = new.flows
-    ids = [only] if only else sorted(set(a) | set(b), key=id_key)
-    added = [(f, b[f].get("name")) for f in ids if f in b and f not in a]
-    removed = [(f, a[f].get("name")) for f in ids if f in a and f not in b]
-    differing = [f for f in ids if f in a and f in b and a[f].get("files") != b[f].get("files")]
-    detailed: list[FlowChange] = []
-    for fid in differing[:DETAILED]:
-        assert old is not None
-        change = FlowChange(fid, str(b[fid].get("name")))
-        s_old, s_new = old.read_json(fid, "flow.json"), new.read_json(fid, "flow.json")
-        settings = changes(s_old, s_new)
-        change.settings = settings if settings.real or settings.cosmetic else None
-        v_old, v_new = dict(_versions(old, fid)), dict(_versions(new, fid))
-        for vid in sorted(set(v_old) | set(v_new), key=id_key):
-            if not _same_version(v_old.get(vid), v_new.get(vid)):
-                change.versions.append(_version_block(vid, v_old.get(vid), v_new.get(vid)))
-        if change.settings is None and not change.versions:
-            change.note = "only the export document differs"
-        detailed.append(change)
-    return {"added": added, "removed": removed, "changed": detailed,
-            "more": [(f, b[f].get("name")) for f in differing[DETAILED:]], "changed_count": len(differing)}
+    """The page's view of the change set of two snapshots: up to DETAILED changed flows drawn
+    (graphs and paths), the rest listed."""
+    found = change_set(old, new, only, detail=DETAILED)
+    detailed = [{"fid": f.flow_id, "name": f.name, "settings": f.settings or None,
+                 "versions": [_version_block(v) for v in f.versions],
+                 "note": "only the export document differs" if f.export_only else ""}
+                for f in found.changed if f.detailed]
+    return {"added": [(f.flow_id, f.name) for f in found.added], "removed": [(f.flow_id, f.name) for f in found.removed],
+            "changed": detailed, "more": [(f.flow_id, f.name) for f in found.changed if not f.detailed],
+            "changed_count": len(found.changed), "set": found}
 
 
 def diff_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *, only: str | None = None,
               base: str = "", standalone: bool = False) -> str:
     """The diff of two revisions (``new_rev`` None: the work tree; ``old_rev`` "" : nothing)."""
+    return diff_and_page(name, root, old_rev, new_rev, only=only, base=base, standalone=standalone)[0]
+
+
+def diff_and_page(name: str, root: Path, old_rev: str | None, new_rev: str | None, *, only: str | None = None,
+                  base: str = "", standalone: bool = False) -> tuple[str, ChangeSet]:
+    """The diff page and the change set it draws (``--exit-code`` answers from the same value)."""
     history = History.open(root)
     old = None if old_rev == "" else open_snapshot(history, old_rev)
     new = open_snapshot(history, new_rev)
     data = compare(old, new, only)
     return render("diff.html", archive=name, old=_side(history, old), new=_side(history, new), d=data, base=base,
                   source=Source.of(new.manifest) or Source(), standalone=standalone,
-                  title=f"{name}: {_label(old)} → {_label(new)}")
+                  title=f"{name}: {_label(old)} → {_label(new)}"), data["set"]
 
 
 def _side(history: History, snap: Snapshot | None) -> dict[str, Any]:
