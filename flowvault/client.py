@@ -27,7 +27,6 @@ from .protocol import MAX_PER_PAGE, RETRY_STATUSES, backoff, decode, parse_page,
 Event = Callable[[dict[str, Any]], None]
 #: the vendors' documented limits (requests/second) a profile without ``rate_limit`` paces at:
 #: Patchworks, 240 calls a minute per company profile; OCP documents none
-DOCUMENTED_RATE = {"patchworks": 240 / 60.0, "ocp": 0.0}
 
 
 @dataclass
@@ -287,11 +286,12 @@ def run_deadline(seconds: float) -> Iterator[None]:
                        "and was stopped") from None
 
 
-def client_for(profile: Any, *, concurrency: int | None = None, on_event: Event | None = None,
-               in_flight: anyio.CapacityLimiter | None = None) -> ApiClient:
-    """The client for a config profile (key read from its env variable); ``in_flight``: the bound
-    on requests in flight it shares with the run's other profiles."""
-    rate = profile.rate_limit if profile.rate_limit is not None else DOCUMENTED_RATE.get(profile.provider, 0.0)
+def client_for(profile: Any, *, documented_rate: float = 0.0, concurrency: int | None = None,
+               on_event: Event | None = None, in_flight: anyio.CapacityLimiter | None = None) -> ApiClient:
+    """The client for a config profile (key read from its env variable), paced at the profile's
+    rate or else the vendor's ``documented_rate`` (``providers.client_for`` fills it in);
+    ``in_flight``: the bound on requests in flight it shares with the run's other profiles."""
+    rate = profile.rate_limit if profile.rate_limit is not None else documented_rate
     return ApiClient(profile.base_url, profile.api_key(), concurrency=concurrency or profile.concurrency,
                      timeout=profile.timeout, max_retries=profile.max_retries, rate_limit=rate,
                      hint=f"check ${profile.api_key_env} for profile '{profile.name}'", on_event=on_event,

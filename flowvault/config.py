@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .registry import known
 
 DEFAULT_CONFIG = Path("flowvault.toml")
-PROVIDERS = ("patchworks", "ocp")
 MAX_CONCURRENCY = 64  # the same bound as --concurrency
 #: requests in flight at once across the profiles of an --all-profiles run, unless [fleet] or
 #: --max-in-flight says otherwise: 200 companies at their own concurrency (8) would hold 1,600
@@ -127,8 +127,9 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
         raise ConfigError(f"{where}: profile '{name}': 'secrets_recipient' must be an age recipient (age1…)")
     if not str(raw["base_url"]).startswith(("http://", "https://")):
         raise ConfigError(f"{where}: profile '{name}': base_url must start with http:// or https://")
-    if raw.get("provider", "patchworks") not in PROVIDERS:
-        raise ConfigError(f"{where}: profile '{name}': provider must be one of {', '.join(PROVIDERS)}")
+    providers = known()
+    if raw.get("provider", "patchworks") not in providers:
+        raise ConfigError(f"{where}: profile '{name}': provider must be one of {', '.join(providers)}")
     for key in ("concurrency", "max_retries"):
         if key in raw and raw[key] < (1 if key == "concurrency" else 0):
             raise ConfigError(f"{where}: profile '{name}': '{key}' is too small")

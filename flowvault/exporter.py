@@ -32,7 +32,7 @@ from .history import History
 from .models import Source
 from .output import Reporter
 from .protocol import flow_id
-from .providers import PATCHWORKS, Provider
+from .providers import Provider
 from .secretscan import leaks
 
 MAX_BODY_LINES = 1000
@@ -117,7 +117,7 @@ class Incremental:
 
 
 async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_url: str,
-                       provider: Provider | None = None, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
+                       provider: Provider, flows: tuple[str, ...] = (), secrets: Secrets | None = None,
                        reporter: Reporter | None = None, workers: int = 16,
                        allow_mass_removal: bool = False, incremental: Incremental | None = None) -> ExportResult:
     """List, fetch and write files (no commit). Writes go straight to the work tree; the
@@ -128,7 +128,6 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
     them differs from the archive the listing's stamps cannot be trusted and every flow is
     fetched (said in the summary)."""
     rep = reporter or Reporter(progress=False)
-    provider = provider or PATCHWORKS
     policy = secrets or Secrets()
     inc = incremental or Incremental()
     result = ExportResult(profile=profile, full_because=inc.full_because)

@@ -14,14 +14,14 @@ import anyio
 
 from .archive import Archive, atomic_write
 from .canonical import Secrets, dumps, loads
-from .client import client_for, run_deadline
+from .client import run_deadline
 from .config import Profile
 from .errors import ArchiveError, PushError
 from .exporter import ExportResult, Incremental, commit_export, export_flows
 from .history import History
 from .models import Source
 from .output import Reporter, peak_rss_mb
-from .providers import provider_for
+from .providers import client_for, provider_for
 from .signals import StoppedAfterCommit, held
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 
 from .archive import IMPORTS_DIR
-from .client import client_for, run_deadline
+from .client import run_deadline
 from .config import Profile
 from .crypto import load_opener
 from .history import History
@@ -19,7 +19,7 @@ from .mapfile import load_map
 from .models import Source
 from .output import Reporter, peak_rss_mb
 from .plan import field_summary
-from .providers import provider_for
+from .providers import client_for, provider_for
 from .signals import StoppedAfterCommit
 from .snapshots import open_snapshot
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from flowvault.archive import Snapshot
-from flowvault.client import client_for
+from flowvault.providers import client_for
 from flowvault.exportrun import run_export
 from flowvault.importer import Ledger, import_archive
 from flowvault.models import MapFile

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from flowvault.exportrun import run_export
 from flowvault.archive import Archive
-from flowvault.client import client_for
+from flowvault.providers import PATCHWORKS, client_for
 from flowvault.exporter import ExportResult, export_flows
 from flowvault.ui.pages import diff_page
 from flowvault.config import load_config
@@ -45,7 +45,8 @@ def stage_export(prof: Any, root: Path) -> ExportResult:
     commits, at a fraction of the cost, for tests that compare many server shapes."""
     async def go() -> ExportResult:
         async with client_for(prof) as api:
-            return await export_flows(api, Archive(root), profile=prof.name, base_url=prof.base_url)
+            return await export_flows(api, Archive(root), profile=prof.name, base_url=prof.base_url,
+                                      provider=PATCHWORKS)
     return anyio.run(go)
 
 

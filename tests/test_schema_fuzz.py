@@ -19,6 +19,7 @@ from flowvault.client import ApiClient
 from flowvault.errors import EXIT_INTERNAL, FlowvaultError
 from flowvault.exporter import export_flows
 from flowvault.protocol import flow_id
+from flowvault.providers import PATCHWORKS
 from flowvault.simulator.contract import spec
 
 SCHEMAS = spec()["components"]["schemas"]
@@ -137,7 +138,7 @@ def test_replies_in_every_shape_the_schema_allows_archive_completely_or_fail_by_
     async def go() -> Any:
         async with ApiClient("http://vendor.test", "key", max_retries=0, concurrency=1,
                              transport=serve(w)) as api:
-            return await export_flows(api, Archive(root), profile="fuzz", base_url="http://vendor.test", workers=1)
+            return await export_flows(api, Archive(root), profile="fuzz", base_url="http://vendor.test", provider=PATCHWORKS, workers=1)
 
     try:
         result = anyio.run(go)

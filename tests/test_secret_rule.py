@@ -88,7 +88,7 @@ def _names(doc: Any, allow: frozenset[str]) -> dict[tuple[Any, ...], str]:
 def test_the_providers_live_secrets_use_the_rule(make_server: Any, tmp_path: Any, monkeypatch: Any) -> None:
     """A replace keeps the live flow's secrets: the provider reads them (over HTTP, from the
     simulator's export document) by the same rule, every value the rule names and no other."""
-    from flowvault.client import client_for
+    from flowvault.providers import client_for
     from flowvault.config import load_config
     from flowvault.providers.patchworks import Patchworks
 

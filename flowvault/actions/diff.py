@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 
 from ..canonical import Secrets
-from ..client import ApiClient, client_for
+from ..client import ApiClient
 from ..config import Profile
 from ..flowdiff import ChangeSet, MemorySide, View, change_set
 from ..history import History
 from ..pool import for_each
-from ..providers import Provider, provider_for
+from ..providers import Provider, client_for, provider_for
 from ..snapshots import open_snapshot
 from ..exportrun import secret_policy
 

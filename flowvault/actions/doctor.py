@@ -11,14 +11,14 @@ import anyio
 
 from ..archive import Archive
 from ..canonical import Secrets, dumps, loads
-from ..client import DOCUMENTED_RATE, ApiClient, client_for
+from ..client import ApiClient
 from ..config import Config, Profile, load_config
 from ..errors import FlowvaultError
 from ..history import History
 from ..models import Ref, Source
 from ..plan import field_summary
 from ..protocol import MAX_PER_PAGE, flow_id
-from ..providers import provider_for
+from ..providers import client_for, provider_for
 from ..shapes import Recording
 
 
@@ -115,7 +115,7 @@ async def forecast(profile: Profile, api: ApiClient) -> list[Check]:
 
 def pace(profile: Profile, api: ApiClient, total: int, per_flow: float, incremental: bool) -> Check:
     """The pace the export will keep and why, and how long a full and a nightly run take at it."""
-    documented = DOCUMENTED_RATE.get(profile.provider, 0.0)
+    documented = provider_for(profile.provider).documented_rate
     configured = profile.rate_limit if profile.rate_limit is not None else documented
     rate = api.rate_limit
     if profile.rate_limit is not None and rate == configured:

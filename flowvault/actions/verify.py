@@ -10,30 +10,29 @@ from pathlib import Path
 from typing import Any
 
 from ..archive import FLOWS_DIR, Snapshot
-from ..errors import ArchiveError
+from ..errors import ArchiveError, ConfigError
 from ..history import History
+from ..models import Source
+from ..providers import Provider, provider_for
 from ..snapshots import open_snapshot
 
 
-def _shape_problem(rel: str, data: Any) -> str | None:
+def _shape_problem(provider: Provider, rel: str, data: Any) -> str | None:
+    """flow.json is flowvault's own (every provider's): an ID and a name; the rest is the provider's."""
     if rel == "flow.json":
         ok = isinstance(data, dict) and "id" in data and isinstance(data.get("name"), str)
         return None if ok else "flow settings lack 'id' or 'name'"
-    if rel == "export.json":
-        ok = isinstance(data, dict) and isinstance(data.get("flow"), dict) \
-            and isinstance(data["flow"].get("versions"), list)
-        return None if ok else "export document lacks 'flow' with 'versions'"
-    if rel.startswith("versions/"):
-        ok = isinstance(data, dict) and "id" in data and isinstance(data.get("steps"), list) \
-            and isinstance(data.get("schedules"), list)
-        return None if ok else "version lacks 'id', 'steps' or 'schedules'"
-    return "unexpected file"
+    return provider.archive_problem(rel, data)
 
 
 def check_snapshot(snapshot: Snapshot, files: list[str]) -> list[str]:
     """Problems of a snapshot whose files under flows/ are ``files``; one line each."""
     problems: list[str] = []
     listed: set[str] = set()
+    try:
+        provider = provider_for((Source.of(snapshot.manifest) or Source()).provider)
+    except ConfigError as e:
+        return [f"{snapshot.where}: {e}"]
     for fid, entry in snapshot.flows.items():
         for rel in entry["files"]:
             path = f"{FLOWS_DIR}/{entry['folder']}/{rel}"
@@ -43,7 +42,7 @@ def check_snapshot(snapshot: Snapshot, files: list[str]) -> list[str]:
             except ArchiveError as e:
                 problems.append(str(e))
                 continue
-            why = _shape_problem(rel, data)
+            why = _shape_problem(provider, rel, data)
             if why:
                 problems.append(f"{snapshot.where}:{path}: {why}")
             elif rel == "flow.json" and str(data["id"]) != fid:

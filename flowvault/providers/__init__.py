@@ -1,18 +1,23 @@
 """Everything that differs between vendors, in both directions, behind one interface:
 list, fetch and probe for export; inventory, name rules, references, create, finish,
-delete and patch for import. The exporter, importer, archive and history are shared."""
+delete and patch for import; the archive shape ``verify`` checks and the documented rate.
+The exporter, importer, archive and history are shared. Which providers exist is
+``registry.known()`` (flowvault's own, and any an installed package registers)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from importlib import import_module
 from typing import Any, Protocol
 
 from ..archive import FlowRecord
 from ..canonical import Secrets
 from ..client import ApiClient
+from ..client import client_for as _client_for
 from ..errors import ConfigError
 from ..models import Created, CreateJob, Inventory, MapFile, Ref
 from ..references import Rules
+from ..registry import known
 from .ocp import Ocp
 from .patchworks import Patchworks
 
@@ -20,6 +25,12 @@ from .patchworks import Patchworks
 class Provider(Protocol):
     name: str
     paths: tuple[str, ...]  # the path templates it calls, as its vendor's reference spells them
+    documented_rate: float  # requests a second the vendor documents per key (0: none documented)
+
+    def archive_problem(self, rel: str, data: Any) -> str | None:
+        """Why one archived file of a flow (``export.json``, ``versions/…``) is not the shape this
+        provider writes, or None (``verify``; ``flow.json``'s ID and name are checked for all)."""
+        ...
 
     # -- export ------------------------------------------------------------------
     async def list_flows(self, api: ApiClient) -> tuple[list[Any], int]:
@@ -113,14 +124,27 @@ class Provider(Protocol):
 
 PATCHWORKS = Patchworks()
 OCP = Ocp()
-PROVIDERS: dict[str, Provider] = {"patchworks": PATCHWORKS, "ocp": OCP}
+_LOADED: dict[str, Provider] = {"patchworks": PATCHWORKS, "ocp": OCP}
 
 
 def provider_for(name: str) -> Provider:
-    try:
-        return PROVIDERS[name]
-    except KeyError:
-        raise ConfigError(f"unknown provider '{name}' (known: {', '.join(sorted(PROVIDERS))})") from None
+    """The provider called ``name``: a built-in, or one an installed package registers."""
+    if name not in _LOADED:
+        where = known().get(name)
+        if where is None:
+            raise ConfigError(f"unknown provider '{name}' (known: {', '.join(sorted(known()))})")
+        module, _, attr = where.partition(":")
+        try:
+            found = getattr(import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"provider '{name}': cannot load {where} ({e})") from None
+        _LOADED[name] = found() if isinstance(found, type) else found
+    return _LOADED[name]
 
 
-__all__ = ["OCP", "PATCHWORKS", "PROVIDERS", "Provider", "provider_for"]
+def client_for(profile: Any, **options: Any) -> ApiClient:
+    """The API client for a profile, paced at its vendor's documented rate unless it sets its own."""
+    return _client_for(profile, documented_rate=provider_for(profile.provider).documented_rate, **options)
+
+
+__all__ = ["OCP", "PATCHWORKS", "Provider", "client_for", "provider_for"]

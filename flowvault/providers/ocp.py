@@ -28,6 +28,13 @@ DEFINITION = ("name", "group", "input_fields", "output_fields")
 class Ocp:
     name = "ocp"
     paths = (FLOWS, f"{FLOWS}{{flow}}/", "/api/apps/{flow}/status/")
+    documented_rate = 0.0  # the reference documents no limit
+
+    def archive_problem(self, rel: str, data: Any) -> str | None:
+        if rel == "export.json":
+            ok = isinstance(data, dict) and isinstance(data.get("flow"), dict)
+            return None if ok else "export document lacks 'flow'"
+        return "unexpected file"
 
     # -- export ------------------------------------------------------------------
 

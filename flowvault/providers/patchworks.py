@@ -91,6 +91,18 @@ def _int_id(raw: Any, where: str) -> int:
 class Patchworks:
     name = "patchworks"
     paths = PATHS
+    documented_rate = 240 / 60.0  # 240 requests a minute per key (the reference)
+
+    def archive_problem(self, rel: str, data: Any) -> str | None:
+        if rel == "export.json":
+            ok = isinstance(data, dict) and isinstance(data.get("flow"), dict) \
+                and isinstance(data["flow"].get("versions"), list)
+            return None if ok else "export document lacks 'flow' with 'versions'"
+        if rel.startswith("versions/"):
+            ok = isinstance(data, dict) and "id" in data and isinstance(data.get("steps"), list) \
+                and isinstance(data.get("schedules"), list)
+            return None if ok else "version lacks 'id', 'steps' or 'schedules'"
+        return "unexpected file"
 
     # -- export ------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,7 @@ from .replay import Replay
 from .state import Company, SimError, State
 
 Handler = Callable[[Request, Company], Awaitable[Any]]
+VENDOR_GROUP = "flowvault.simulator"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 READ_ONLY_POSTS = {"/api/v1/flows/export"}
 
@@ -218,6 +220,10 @@ class Simulator:
         self.contract = Contract()
         self._lock = threading.Lock()
         self.ocp = OcpRoutes(random.Random(self.faults.seed + 1))
+        #: other vendors' APIs a package adds (entry-point group ``flowvault.simulator``: name →
+        #: a factory taking a Random, whose ``routes`` are (method, path, handler(request, company)))
+        self.vendors: dict[str, Any] = {ep.name: ep.load()(random.Random(self.faults.seed + 2))
+                                        for ep in entry_points(group=VENDOR_GROUP)}
         self.app = Starlette(routes=self._routes())
 
     # -- Python API for tests, the demo and bench -----------------------------
@@ -280,7 +286,8 @@ class Simulator:
             Route("/api/flows/{fid}/", r(self.ocp.update), methods=["PUT"]),
             Route("/api/flows/{fid}/", r(self.ocp.delete), methods=["DELETE"]),
             Route("/api/apps/{fid}/status/", r(self.ocp.status), methods=["GET"]),
-        ]
+        ] + [Route(path, r(handler), methods=[method]) for vendor in self.vendors.values()
+             for method, path, handler in vendor.routes]
 
     def _wrap(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
