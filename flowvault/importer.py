@@ -7,22 +7,18 @@ after kill -9, skips what is done and adopts a flow whose creation was interrupt
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import anyio
 
-from .archive import IMPORTS_DIR, Snapshot, atomic_write, id_key
-from .canonical import dumps, loads
+from .archive import Snapshot, id_key
 from .client import ApiClient
 from .crypto import Opener
-from .errors import ArchiveError, FlowvaultError, PartialFailure, UsageError
+from .errors import FlowvaultError, PartialFailure, UsageError
 from .models import ArchivedFlow, CreateJob, FlowPlan, Inventory, MapFile, Ref, id_value
 from .output import Reporter
 from .plan import (
@@ -35,9 +31,11 @@ from .plan import (
     unique_name,
     waves,
 )
+from .idmap import Ledger
+from .importsource import env_secrets, load_flow, setup_required
 from .pool import for_each
 from .providers import Provider
-from .references import Rules, hidden_keys, steps_of
+from .references import steps_of
 
 
 
@@ -91,90 +89,6 @@ class Finished:
     target_id: int | str
     info: Any  # the provider's (step IDs for deferred references)
     secrets: dict[str, str]  # the values it was sent with (a replaced flow's live ones included)
-
-
-class Ledger:
-    """Old → new flow IDs for one target: the committed map plus the journal of this run."""
-
-    def __init__(self, archive_root: Path, journal: Path, profile: str, base_url: str) -> None:
-        self.path = archive_root / IMPORTS_DIR / f"{profile}.json"
-        self.journal = journal
-        self.meta = {"profile": profile, "base_url": base_url}
-        self.flows: dict[str, dict[str, Any]] = {}
-        self.started: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            try:
-                data = loads(self.path.read_bytes())
-                self.flows = {str(k): dict(v) for k, v in data["flows"].items()}
-            except (ValueError, KeyError, TypeError, AttributeError):
-                raise ArchiveError(f"{self.path}: not a valid ID map (edited or corrupt)") from None
-        if self.journal.exists():
-            for line in self.journal.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    entry = json.loads(line)
-                    op, src = entry.pop("op"), str(entry.pop("src"))
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    continue  # a line torn by a kill
-                self._apply(op, src, entry)
-
-    def _apply(self, op: str, src: str, fields: dict[str, Any]) -> None:
-        if op == "start":
-            self.started[src] = {"src": src, **fields}
-            return
-        old = self.flows.get(src, {})
-        same = old.get("target_id") == fields.get("target_id")
-        self.flows[src] = {**(old if same else {}), **{k: v for k, v in fields.items() if k != "pre"},
-                           "complete": op == "done"}
-        self.started.pop(src, None)
-
-    def log(self, op: str, src: str, **fields: Any) -> None:
-        self.journal.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.journal, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"op": op, "src": src, **fields}, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        self._apply(op, src, dict(fields))
-
-    def targets(self) -> set[str]:
-        """Every target flow flowvault created for this target (complete or not)."""
-        return {str(e["target_id"]) for e in self.flows.values() if "target_id" in e}
-
-    def save(self) -> bool:
-        data = {"target": self.meta, "flows": {k: self.flows[k] for k in sorted(self.flows, key=id_key)}}
-        return atomic_write(self.path, dumps(data))
-
-    def clear_journal(self) -> None:
-        self.journal.unlink(missing_ok=True)
-
-
-def env_secrets() -> dict[str, str]:
-    prefix = "FLOWVAULT_SECRET_"
-    return {k[len(prefix):]: v for k, v in os.environ.items() if k.startswith(prefix)}
-
-
-def load_flow(snapshot: Snapshot, provider: Provider, fid: str, rules: Rules | None = None,
-              opener: Opener | None = None) -> ArchivedFlow:
-    """One archived flow as a planning value: its files checked, its references found, and the
-    keys of hidden secret values that need a value (redacted, or encrypted and not openable)."""
-    settings, export = snapshot.checked(fid)
-    entry = snapshot.flows[fid]
-    name = str(entry.get("name", ""))
-    refs, unclassified, kept = provider.refs(export, fid, name, rules or {})
-    redacted, sealed = hidden_keys(export)
-    closed = [k for k, v in sealed if opener is None or opener.open(v) is None]
-    return ArchivedFlow(fid, name, entry["folder"], settings, tuple(refs), tuple(dict.fromkeys(redacted + closed)),
-                        tuple(unclassified), tuple(kept), tuple(dict.fromkeys(closed)))
-
-
-def setup_required(export: dict[str, Any]) -> list[str]:
-    """What the export document's import summary says needs setting up (where it says so)."""
-    meta = export.get("metadata")
-    summary = meta.get("import_summary") if isinstance(meta, dict) else None
-    items = summary.get("setup_required") if isinstance(summary, dict) else None
-    if isinstance(items, dict):
-        items = [f"{k}: {v}" for k, v in items.items()]
-    return [i if isinstance(i, str) else str(i.get("name") or i) for i in items or []
-            if isinstance(i, (str, dict))]
 
 
 class Importer:

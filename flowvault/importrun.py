@@ -14,7 +14,8 @@ from .client import run_deadline
 from .config import Profile
 from .crypto import load_opener
 from .history import History
-from .importer import ImportResult, Ledger, import_archive
+from .idmap import Ledger
+from .importer import ImportResult, import_archive
 from .mapfile import load_map
 from .models import Source
 from .output import Reporter, peak_rss_mb

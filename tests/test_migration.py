@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from flowvault.archive import Snapshot
 from flowvault.providers import client_for
 from flowvault.exportrun import run_export
-from flowvault.importer import Ledger, import_archive
+from flowvault.idmap import Ledger
+from flowvault.importer import import_archive
 from flowvault.models import MapFile
 from flowvault.providers import PATCHWORKS
 from flowvault.canonical import looks_like_credential

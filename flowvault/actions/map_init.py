@@ -7,7 +7,7 @@ from pathlib import Path
 from ..archive import atomic_write
 from ..errors import ConfigError, UsageError
 from ..history import History
-from ..importer import load_flow
+from ..importsource import load_flow
 from ..models import Source
 from ..plan import map_template
 from ..providers import provider_for

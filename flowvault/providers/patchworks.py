@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -28,58 +27,12 @@ from ..protocol import flow_id, part_refused
 from ..references import Rules, remap_flow_doc, scan
 from .pwreading import (VERSION_PARTS, Exported, carried, listed_versions, merge_detail, needs_detail, present, snake,
                         unreadable)
+from .pwpaths import (FLOWS, LISTING_INCLUDES, LISTINGS, NO_ENDPOINT, PATHS, RELATIONS, RESOURCE_PATHS,  # noqa: F401
+                      RESTORED, UNDOCUMENTED, VERSION_INCLUDE, Undocumented)
+from .pwlists import ListCutShort, list_all, sync_items, sync_schedules
 from .pwreading import finished as finished_versions
+from .pwreading import label_ids, label_names, restored_body
 from .pwreading import lacks as lacks_part
-
-FLOWS = "/api/v1/flows"
-#: the flows listing's documented includes: with them a page of 100 flows carries all but the export document
-LISTING_INCLUDES = ("labels", "versions", "versions.schedules", "versions.variables", "webhooks", "callbacks",
-                    "notificationGroups", "messageBrokers", "messageBrokerQueues", "deployments.virtualEnvironment")
-LISTING = {"include": ",".join(LISTING_INCLUDES), "sort": "id"}
-LISTINGS = (LISTING, {"include": "labels", "sort": "id"}, {"sort": "id"})  # when a server refuses includes
-#: relations the listing carries → the per-flow list endpoint when it did not (None: the reference has none)
-#: relations import recreates (POST /flows/{flow}/<name>), with the fields the reference documents for it
-#: (field, nullable): only a webhook's body may be sent as null; a field the archive lacks is left out
-RESTORED = {"webhooks": (("status", False), ("format", False), ("body", True)),
-            "callbacks": (("status", False), ("format", False))}
-RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGroups": None,
-             "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
-VERSION_INCLUDE = "steps,variables,schedules"
-NO_ENDPOINT = ("the listing ignored its include and the reference documents no other way to read it "
-               "(see README: listing includes)")
-
-
-@dataclass(frozen=True)
-class Undocumented:
-    """An endpoint flowvault uses that no vendor document holds: what for, and what happens when
-    the account answers 403/404/405 (the account does not expose it)."""
-
-    resource: str
-    why: str
-    when_refused: str
-
-
-_BY_MAP = "that type is resolved from the map file only (`flowvault map init` lists each reference)"
-#: every request flowvault sends outside the vendor's contract (../shared/reference), and only from here:
-#: the resource listings import and restore read to re-link a step's references by name and type
-UNDOCUMENTED: dict[tuple[str, str], Undocumented] = {
-    ("GET", path): Undocumented(rtype, f"import/restore: find each {rtype.replace('_', ' ')} the archive "
-                                       "references by name in the target company", _BY_MAP)
-    for rtype, path in (("connector", "/api/v1/connectors"), ("endpoint", "/api/v1/endpoints"),
-                        ("script", "/api/v1/scripts"), ("cache", "/api/v1/caches"),
-                        ("data_pool", "/api/v1/data-pools"),
-                        ("cross_reference_lookup", "/api/v1/cross-reference-lookups"),
-                        ("virtual_environment", "/api/v1/virtual-environments"),
-                        ("notification_group", "/api/v1/notification-groups"))
-}
-RESOURCE_PATHS = {u.resource: path for (_, path), u in UNDOCUMENTED.items()}
-#: the documented path templates flowvault calls (as the vendor's document spells them): what a
-#: recording (``doctor --record``) names each reply by
-PATHS = (FLOWS, f"{FLOWS}/export", f"{FLOWS}/import", f"{FLOWS}/{{flow}}", f"{FLOWS}/{{flow}}/versions",
-         f"{FLOWS}/{{flow}}/versions/{{version}}", f"{FLOWS}/{{flow}}/webhooks", f"{FLOWS}/{{flow}}/callbacks",
-         "/api/v1/flow-versions/{flow_version}/schedules", "/api/v1/flow-versions/{flow_version}/schedules/{schedule}",
-         "/api/v1/flow-versions/{flow_version}/graph/steps/{step}", *RESOURCE_PATHS.values())
-
 
 def _int_id(raw: Any, where: str) -> int:
     value = flow_id(raw)
@@ -217,7 +170,7 @@ class Patchworks:
         async def relation(name: str, path: str) -> None:
             try:
                 items = await unless_refused(name, f"GET {FLOWS}/{{flow}}/{path}",
-                                             lambda: _list(api, f"{FLOWS}/{fid}/{path}"))
+                                             lambda: list_all(api, f"{FLOWS}/{fid}/{path}"))
             except ListCutShort as e:  # the rest cannot be asked for: the part keeps its last copy
                 not_captured[name] = str(e).replace(f"/{fid}/", "/{flow}/")
                 return
@@ -336,7 +289,7 @@ class Patchworks:
         for fid, name in sorted(listed.items(), key=lambda kv: int(kv[0])):
             names.setdefault(name, []).append(int(fid))
         by_name["flow"] = names
-        return Inventory(listed, by_name, _label_ids(flows))
+        return Inventory(listed, by_name, label_ids(flows))
 
     def document(self, export: dict[str, Any], resolve: Callable[[str, int], int | str | None],
                  deferred: tuple[Ref, ...], secrets: dict[str, str], *, name: str, rules: Rules,
@@ -412,13 +365,13 @@ class Patchworks:
         for it, v in versions.items():
             crons = [str(s["cron_string"]) for s in v.get("schedules") or [] if s.get("cron_string")]
             if crons and it in target_versions:
-                await _sync_schedules(api, target_versions[it], crons, fresh)
+                await sync_schedules(api, target_versions[it], crons, fresh)
         setup: list[str] = []
         for name, fields in RESTORED.items():  # the relations the reference documents a create for
             items = [x for x in carried(flow.settings, name) or [] if isinstance(x, dict)]
-            bodies = [_restored_body(x, fields) for x in items]
+            bodies = [restored_body(x, fields) for x in items]
             try:
-                await _sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
+                await sync_items(api, f"{FLOWS}/{target_id}/{name}", bodies, fresh)
             except ApiError as e:  # a key that may not create them: the flow stays, the checklist says so
                 why = part_refused(e.status)
                 if why is None:
@@ -428,7 +381,7 @@ class Patchworks:
         notes: list[str] = []
         enabled_at = flow.settings.get("enabled_at")
         update: dict[str, Any] = {}
-        wanted = _label_names(flow.settings, doc)
+        wanted = label_names(flow.settings, doc)
         if wanted:  # a label is set by its ID (labels.*.id); the reference documents no way to create one
             update["labels"] = [{"id": job.labels[n]} for n in wanted if n in job.labels]
             setup += [f"label '{n}': not in the target (no flow there carries it, and the reference documents "
@@ -457,86 +410,3 @@ class Patchworks:
         if not isinstance(got, dict):
             raise ProtocolError(f"POST {FLOWS}/export: flow {target_id}: the reply has no 'flow' object")
         return differences(job.doc, got)
-
-
-def _restored_body(item: dict[str, Any], fields: tuple[tuple[str, bool], ...]) -> dict[str, Any]:
-    """A webhook's or callback's create body from its archived fields only: each a string (null only
-    where the field is nullable), hidden values left out — never a field sent in another type."""
-    return {k: item[k] for k, nullable in fields if k in item and not is_hidden(item[k])
-            and (isinstance(item[k], str) or (nullable and item[k] is None))}
-
-
-def _label_names(settings: dict[str, Any], doc: dict[str, Any]) -> list[str]:
-    """The archived flow's label names: from the listing's labels (objects with a name), else the
-    export document's (names)."""
-    listed = carried(settings, "labels")
-    source = listed if listed is not None else doc.get("labels") if isinstance(doc.get("labels"), list) else []
-    names = [x.get("name") if isinstance(x, dict) else x for x in source]
-    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
-
-
-def _label_ids(flows: list[Any]) -> dict[str, int | str]:
-    """The labels a company's flows carry (the listing's ``labels`` include): name → ID."""
-    found: dict[str, int | str] = {}
-    for f in flows:
-        for label in (carried(f, "labels") or []) if isinstance(f, dict) else []:
-            if isinstance(label, dict) and isinstance(label.get("name"), str) and flow_id(label.get("id")) is not None:
-                found.setdefault(label["name"], label["id"])
-    return found
-
-
-class ListCutShort(ProtocolError):
-    """A list whose reply says it has more pages, on an endpoint the reference gives no page parameter."""
-
-
-async def _list(api: ApiClient, path: str, *, pages: bool = False) -> list[Any]:
-    """Every item of a list endpoint whose reply shape the reference leaves open: a page
-    (``data`` and ``meta``), ``{"data": [...]}`` or a bare list. ``pages``: the endpoint documents
-    ``page``/``per_page`` (further pages are fetched); else it is asked with no parameter, and a
-    reply that says it has more pages raises ListCutShort (the rest cannot be asked for)."""
-    if pages:
-        items, _ = await api.paginate(path)
-        return items
-    reply = await api.get(path)
-    if isinstance(reply, list):
-        return reply
-    if not isinstance(reply, dict) or not isinstance(reply.get("data"), list):
-        raise ProtocolError(f"GET {path}: expected a list (or 'data' holding one)")
-    meta = reply.get("meta")
-    if isinstance(meta, dict) and isinstance(meta.get("last_page"), int) and meta["last_page"] > 1:
-        raise ListCutShort(f"GET {path}: the reply is page 1 of {meta['last_page']}, and the reference documents "
-                           "no page parameter for this list")
-    return list(reply["data"])
-
-
-async def _sync_schedules(api: ApiClient, version_id: int, crons: list[str], fresh: bool) -> None:
-    await _sync_items(api, f"/api/v1/flow-versions/{version_id}/schedules", [{"cron_string": c} for c in crons],
-                      fresh, pages=True)
-
-
-async def _sync_items(api: ApiClient, path: str, bodies: list[dict[str, Any]], fresh: bool, *,
-                      pages: bool = False) -> None:
-    """Create the items (schedules, webhooks, callbacks) the target lacks. Idempotent: an item
-    counts as there when the target lists one with the same values for the body's fields, as
-    often as the archive has it; each create is checked before it is retried (never twice)."""
-    def same(body: dict[str, Any], item: Any) -> bool:
-        return isinstance(item, dict) and all(item.get(k) == v for k, v in body.items())
-
-    async def have() -> list[Any]:
-        return await _list(api, path, pages=pages)
-
-    if not bodies:
-        return
-    current = [] if fresh else await have()
-    for body in bodies:
-        there = next((x for x in current if same(body, x)), None)
-        if there is not None:
-            current.remove(there)
-            continue
-        before = sum(same(body, x) for x in await have()) if not fresh else 0
-
-        async def created(body: dict[str, Any] = body, before: int = before) -> Any:
-            return {"exists": True} if sum(same(body, x) for x in await have()) > before else None
-
-        await api.create_once(path, body, created)
-        fresh = False

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..canonical import is_hidden
 from ..flowdiff import relation_items
+from ..protocol import flow_id
 
 VERSION_PARTS = ("steps", "variables", "schedules")
 
@@ -120,3 +122,29 @@ def _by_id(item: Any) -> tuple[int, int, str]:
     if isinstance(sid, int) and not isinstance(sid, bool):
         return (0, sid, "")
     return (1, 0, str(sid))
+
+
+def restored_body(item: dict[str, Any], fields: tuple[tuple[str, bool], ...]) -> dict[str, Any]:
+    """A webhook's or callback's create body from its archived fields only: each a string (null only
+    where the field is nullable), hidden values left out — never a field sent in another type."""
+    return {k: item[k] for k, nullable in fields if k in item and not is_hidden(item[k])
+            and (isinstance(item[k], str) or (nullable and item[k] is None))}
+
+
+def label_names(settings: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """The archived flow's label names: from the listing's labels (objects with a name), else the
+    export document's (names)."""
+    listed = carried(settings, "labels")
+    source = listed if listed is not None else doc.get("labels") if isinstance(doc.get("labels"), list) else []
+    names = [x.get("name") if isinstance(x, dict) else x for x in source]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+
+def label_ids(flows: list[Any]) -> dict[str, int | str]:
+    """The labels a company's flows carry (the listing's ``labels`` include): name → ID."""
+    found: dict[str, int | str] = {}
+    for f in flows:
+        for label in (carried(f, "labels") or []) if isinstance(f, dict) else []:
+            if isinstance(label, dict) and isinstance(label.get("name"), str) and flow_id(label.get("id")) is not None:
+                found.setdefault(label["name"], label["id"])
+    return found

@@ -1,0 +1,187 @@
+"""Commits of flowvault's own paths (a stop signal waits for the commit) and pushes to remotes,
+proven (a moved remote taken or refused)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from git.exc import GitCommandError
+
+from ..errors import PushError
+from ..signals import StoppedAfterCommit, held
+from .repository import git_errors, _REJECTED, Commit, OWN_PATHS, FOREGROUND_GC, _FALLBACK_ID, _git_msg, _Repository
+
+
+class _Commits(_Repository):
+    """Commits of flowvault's own paths, and who makes them."""
+
+    def dirty_paths(self) -> list[str]:
+        with git_errors(self.root, "git status"):
+            out = self.repo.git.status("--porcelain", "--untracked-files=all", "-z")
+        return [entry[3:] for entry in out.split("\0") if entry]
+
+    def commit_all(self, message: str) -> str | None:
+        """Commit every change to flowvault's own paths (and nothing else the folder holds);
+        None when nothing changed. A stop signal meanwhile waits for the commit (StoppedAfterCommit)."""
+        with held() as stops:
+            sha = self._commit_all(message)
+        if stops:
+            raise StoppedAfterCommit(sha, stops[0])
+        return sha
+
+    def _commit_all(self, message: str) -> str | None:
+        with git_errors(self.root, "git commit"):
+            paths = [p for p in OWN_PATHS if (self.root / p).exists() or self.repo.git.ls_files("--", p)]
+            if not paths:
+                return None
+            self.repo.git.add("-A", "--", *paths)
+            if not self.repo.git.diff("--cached", "--name-only", *(["--root"] if self.head() is None else []),
+                                      "--", *paths) and self.head() is not None:
+                return None
+            if self.head() is None and not self.repo.git.ls_files("--", *paths):
+                return None
+            self._commit(message, "--", *paths)
+        return self.head()
+
+    def foreign_files(self) -> list[str]:
+        """Files in the archive's folder that are not flowvault's (never committed nor deleted)."""
+        with git_errors(self.root, "git status"):
+            out = self.repo.git.ls_files("--others", "--exclude-standard", "-z")
+        return sorted(p for p in out.split("\0") if p and p.split("/")[0] not in OWN_PATHS)
+
+    def commit_paths(self, paths: list[str], message: str) -> str | None:
+        """Commit only ``paths`` (e.g. an import map), whatever else the work tree holds; a stop
+        signal meanwhile waits for the commit (StoppedAfterCommit)."""
+        with held() as stops:
+            with git_errors(self.root, "git commit"):
+                self.repo.git.add("--", *paths)
+                if self.head() is not None and not self.repo.git.diff("--cached", "--name-only", "--", *paths):
+                    sha = None
+                else:
+                    self._commit(message, "--", *paths)
+                    sha = self.head()
+        if stops:
+            raise StoppedAfterCommit(sha, stops[0])
+        return sha
+
+    def _commit(self, message: str, *args: str) -> None:
+        # the message goes through a file: a run that adds 20,000 flows names them all
+        path = self.git_dir / "FLOWVAULT_COMMIT_MSG"
+        path.write_text(message, encoding="utf-8")
+        try:
+            # git's automatic gc runs in the foreground, under the run's lock: detached, it repacks
+            # while verify or the next run reads the repository (which then looks damaged)
+            with self.repo.git.custom_environment(**self._identity(), **FOREGROUND_GC):
+                self.repo.git.commit("-q", "--no-verify", "--no-gpg-sign", "-F", str(path), *args)
+        finally:
+            path.unlink(missing_ok=True)
+
+    def _identity(self) -> dict[str, str]:
+        reader = self.repo.config_reader()
+        if reader.has_option("user", "name") and reader.has_option("user", "email"):
+            return {}
+        return {k: v for k, v in _FALLBACK_ID.items() if k not in os.environ}
+
+    def identity(self) -> str:
+        """Who commits: the repository's or global git identity, else flowvault's fallback."""
+        with git_errors(self.root, "reading git's config"):
+            reader = self.repo.config_reader()
+            if reader.has_option("user", "name") and reader.has_option("user", "email"):
+                return f"{reader.get_value('user', 'name')} <{reader.get_value('user', 'email')}>"
+        return (f"{_FALLBACK_ID['GIT_AUTHOR_NAME']} <{_FALLBACK_ID['GIT_AUTHOR_EMAIL']}> "
+                "(no git identity configured: flowvault's fallback)")
+
+
+class _Remotes(_Commits):
+    """Off-site copies: pushes that prove they landed, and whether a remote would take one."""
+
+    def remote_status(self, remote: str = "origin") -> tuple[bool, str] | None:
+        """None without the remote, else whether ``git ls-remote`` reaches it and a dry-run push
+        of HEAD's branch would be taken (writable, and not behind on flowvault's side)."""
+        if remote not in [r.name for r in self.repo.remotes]:
+            return None
+        try:
+            self.repo.git.ls_remote("--heads", remote, kill_after_timeout=20)
+        except GitCommandError as e:
+            return False, f"'{remote}' unreachable ({_git_msg(e)})"
+        if self.head() is None:
+            return True, f"'{remote}' reachable (nothing committed yet to try a push with)"
+        try:
+            branch = self.repo.active_branch.name
+            self.repo.git.push("--dry-run", remote, f"HEAD:refs/heads/{branch}", kill_after_timeout=60)
+        except TypeError:
+            return False, f"'{remote}' reachable, but HEAD is not on a branch: nothing can be pushed"
+        except GitCommandError as e:
+            if _REJECTED.search(str(e.stderr or e)):
+                return True, (f"'{remote}' reachable and writable; it has commits this archive does not "
+                              "(the next push fetches them)")
+            return False, f"'{remote}' reachable, but a push would fail ({_git_msg(e)})"
+        return True, f"'{remote}' reachable and writable"
+
+    def push(self, remote: str = "origin", attempts: int = 3, delay: float = 2.0,
+             say: Callable[[str], None] = lambda _: None) -> str:
+        """Push HEAD's branch to ``remote`` and prove it landed: the remote's branch must then name
+        HEAD's commit. A failed attempt is retried (``delay``, doubling); a rejected one (the remote
+        moved) fetches, and rebases only when the remote's new commits touch none of flowvault's
+        paths — otherwise it refuses, naming them. Returns the commit the remote holds."""
+        if remote not in [r.name for r in self.repo.remotes]:
+            raise PushError(f"{self.root}: no git remote '{remote}' to push to "
+                            f"(add one with: git -C {self.root} remote add {remote} URL)")
+        try:
+            branch = self.repo.active_branch.name
+        except TypeError:
+            raise PushError(f"{self.root}: push to '{remote}' failed (HEAD is not on a branch); "
+                            "the local commit is kept") from None
+        why, attempt, rebases = "", 0, 0
+        while attempt < attempts:
+            attempt += 1
+            try:
+                self.repo.git.push(remote, f"HEAD:refs/heads/{branch}", kill_after_timeout=120)
+            except GitCommandError as e:
+                why = _git_msg(e)
+                if _REJECTED.search(str(e.stderr or e)) and rebases < 3:  # a remote that keeps moving: 3 times
+                    self._take_remote_commits(remote, branch)
+                    rebases, attempt = rebases + 1, attempt - 1  # taking the remote's commits is not a failed try
+                    why = f"the remote had moved; rebased onto it ({why})"
+                    continue  # at once: the next attempt pushes the rebased commit
+                if attempt < attempts:
+                    say(f"push to '{remote}' failed ({why}); trying again in {delay:g} s "
+                        f"(attempt {attempt + 1} of {attempts})")
+                    time.sleep(delay)
+                    delay *= 2
+                continue
+            head = self.head()
+            held = self._remote_head(remote, branch)
+            if held == head:
+                return str(head)
+            why = (f"the remote's '{branch}' names {held[:10] if held else 'nothing'} after the push, "
+                   f"not {str(head)[:10]}")
+        raise PushError(f"{self.root}: push to '{remote}' failed after {attempts} attempt(s) ({why}); "
+                        "the local commit is kept")
+
+    def _remote_head(self, remote: str, branch: str) -> str | None:
+        try:
+            out = self.repo.git.ls_remote(remote, f"refs/heads/{branch}", kill_after_timeout=60)
+        except GitCommandError:
+            return None
+        return out.split()[0] if out.strip() else None
+
+    def _take_remote_commits(self, remote: str, branch: str) -> None:
+        """The remote moved: fetch it; rebase onto it when its new commits touch none of flowvault's
+        paths (a README, a CI file someone added); else refuse, naming the commits and paths."""
+        with git_errors(self.root, f"git fetch {remote}"):
+            self.repo.git.fetch(remote, f"refs/heads/{branch}", kill_after_timeout=120)
+            theirs = self.repo.git.rev_parse("FETCH_HEAD")
+            touched = [p for p in self.repo.git.log("--name-only", "--format=", f"HEAD..{theirs}").splitlines()
+                       if p.strip()]
+        ours = sorted({p for p in touched if p.split("/")[0] in OWN_PATHS})
+        if ours:
+            commits = self.repo.git.log("--format=%h %s", f"HEAD..{theirs}").splitlines()
+            raise PushError(f"{self.root}: push to '{remote}' refused: the remote's '{branch}' has commits "
+                            f"this archive does not ({'; '.join(commits[:3])}) that change flowvault's files "
+                            f"({', '.join(ours[:5])}); nothing was rebased, the local commit is kept — "
+                            "reconcile by hand (git pull --rebase) or push elsewhere")
+        with git_errors(self.root, "git rebase"), self.repo.git.custom_environment(**self._identity()):
+            self.repo.git.rebase("-q", theirs)
