@@ -209,7 +209,7 @@ def import_(config_path: Path | None, target: str, archive_dir: Path, at: str | 
             map_path: Path | None, dry_run: bool, on_conflict: str, enable: str, concurrency: int | None,
             same_company: bool | None, identity: Path | None, allow_missing_secrets: bool, log_format: str) -> None:
     """Import archived flows into a company, remapping IDs; safe to re-run."""
-    from .actions.import_ import run_import
+    from .importrun import run_import
 
     prof = load_config(config_path).profile(target)
     result = run_import(prof, archive_dir, at=at, flows=flows, map_path=map_path, dry_run=dry_run,

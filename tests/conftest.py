@@ -64,11 +64,11 @@ def make_server() -> Iterator[Callable[..., SimulatorServer]]:
 def assert_contract_kept(sim: Simulator) -> None:
     """Every request flowvault sent is one the vendor's document accepts, or an undocumented
     endpoint the Patchworks provider lists (with why, and what a 404 does)."""
-    from flowvault.providers.patchworks import UNDOCUMENTED
+    from flowvault.providers.pwpaths import UNDOCUMENTED
 
     assert not sim.contract.violations, f"requests the vendor's contract refuses: {sim.contract.violations[:3]}"
     stray = sorted(set(sim.contract.undocumented) - set(UNDOCUMENTED))
-    assert not stray, f"undocumented endpoints not in providers/patchworks.UNDOCUMENTED: {stray}"
+    assert not stray, f"undocumented endpoints not in providers/pwpaths.UNDOCUMENTED: {stray}"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from flowvault.config import load_config
 from flowvault.errors import ValidationError
 from flowvault.exportrun import run_export
 from flowvault.importrun import run_import
-from flowvault.providers.patchworks import UNDOCUMENTED
+from flowvault.providers.pwpaths import UNDOCUMENTED
 from flowvault.simulator.contract import SPEC_PATH, provenance, spec
 
 from .conftest import cli, manifest, write_config

@@ -4,27 +4,24 @@ and back in (the ``State`` operations behind ``POST /flows/export`` and ``/flows
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .dialects import FLAT as REF_FIELDS
+from .dialects import FLAT
 from .dialects import parse_step, read_flags, spell_flags
 from .simerrors import SimError, now_iso
 
-if TYPE_CHECKING:
-    from .state import Company
-
 
 class Transfer:
-    """Mixed into ``State``: uses its flows, versions, schedules and resources."""
+    """Mixed into ``State``: uses its flows, versions, schedules and resources (``c``: a ``state.Company``)."""
 
-    def export_flow(self, c: Company, flow_id: Any) -> dict[str, Any]:
+    def export_flow(self, c: Any, flow_id: Any) -> dict[str, Any]:
         f = self.flow(c, flow_id)
         versions = []
         deps: dict[tuple[str, int], dict[str, Any]] = {}
         for vid in self.flow_version_ids(c, f["id"]):
             v = c.versions[vid]
             for step in v["steps"]:
-                for key, rtype in REF_FIELDS.items():
+                for key, rtype in FLAT.items():
                     rid = step.get(key)
                     if rid is not None:
                         deps[(rtype, rid)] = {"type": rtype, "id": rid, "name": self.resource_name(c, rtype, rid)}
@@ -67,7 +64,7 @@ class Transfer:
             doc["dependencies"] = [d for d in doc["metadata"]["dependencies"] if d["type"] != "flow"]
         return doc
 
-    def import_flow(self, c: Company, flow: dict[str, Any]) -> dict[str, Any]:
+    def import_flow(self, c: Any, flow: dict[str, Any]) -> dict[str, Any]:
         """Create a flow from an export document: new IDs, versions as drafts, disabled,
         no schedules and no labels (as the platform does); references must exist here."""
         errors: dict[str, list[str]] = {}
@@ -83,7 +80,7 @@ class Transfer:
                     for v in versions if isinstance(v, dict)]
         for i, v in enumerate(versions):
             for j, step in enumerate(v["steps"]):
-                for key, rtype in REF_FIELDS.items():
+                for key, rtype in FLAT.items():
                     rid = step.get(key)
                     if rid is not None and self.dialect != "dangling" and not self.resource_exists(c, rtype, rid):
                         errors[f"flow.versions.{i}.steps.{j}.{key}"] = [

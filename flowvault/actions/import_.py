@@ -1,7 +1,0 @@
-"""``flowvault import``: the import run (``importrun``)."""
-
-from __future__ import annotations
-
-from ..importrun import run_import
-
-__all__ = ["run_import"]
