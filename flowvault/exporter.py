@@ -29,7 +29,7 @@ from .errors import (
 )
 from .exportplan import listing_shortfall, mass_removal, must_fetch, removed, split_sample
 from .history import History
-from .models import Source
+from .models import FAILED_TRAILER, Source
 from .output import Reporter
 from .protocol import flow_id
 from .providers import Provider
@@ -52,7 +52,8 @@ class ExportResult:
     listed: int = 0
     exported: int = 0
     versions: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # "name (#id)" → why, for people
+    failed_ids: list[str] = field(default_factory=list)  # the same flows' IDs, for the UI and monitoring
     changes: Written = field(default_factory=Written)
     complete: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -102,7 +103,9 @@ class ExportResult:
                  for name, why in self.failed.items()]
         if len(body) > MAX_BODY_LINES:  # the archive's diff has the rest
             body = [*body[:MAX_BODY_LINES], f"… and {len(body) - MAX_BODY_LINES} more"]
-        return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") + "\n"
+        trailers = [f"{FAILED_TRAILER}: {fid}" for fid in self.failed_ids]  # git trailers: data, not prose
+        return self.subject(message) + ("\n\n" + "\n".join(body) if body else "") \
+            + ("\n\n" + "\n".join(trailers) if trailers else "") + "\n"
 
 
 @dataclass
@@ -155,6 +158,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                     if clean_id is None:  # that flow fails by name; the listing no longer proves removals
                         label = f"{safe_text(item.get('name'))} (#{safe_text(item['id'])[:40]})"
                         result.failed[label] = "the API listed it with an ID flowvault does not accept"
+                        result.failed_ids.append(safe_text(item["id"])[:40])
                         rep.event("flow_failed", flow_id=safe_text(item["id"])[:40], message=f"{label}: "
                                   + result.failed[label])
                         continue
@@ -217,6 +221,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
             if not isinstance(err, FlowvaultError):
                 raise
             result.failed[label] = str(err)
+            result.failed_ids.append(fid)
             rep.event("flow_failed", flow_id=fid, name=flow.get("name"), message=f"{label}: {err}")
             if fid in old:
                 new_entries[fid] = old[fid]

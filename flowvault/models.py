@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: the export commit's trailer (``git interpret-trailers``) naming each flow that failed and kept its last
+#: archived copy: written by the exporter, read by the UI as data
+FAILED_TRAILER = "Failed-Flow"
+
+
 def id_value(raw: Any) -> int | str:
     """An ID as the API spells it: a positive integer when it is all digits, else the text (UUIDs)."""
     text = str(raw)

@@ -47,7 +47,8 @@ class Outcome:
             c = r.changes
             out |= {"flows": r.listed, "exported": r.exported, "versions": r.versions, "full_run": r.full_because,
                     "fetched": r.fetched, "unchanged": r.unchanged, "sampled": r.sampled, "added": c.added,
-                    "changed": c.changed, "removed": c.removed, "failed": r.failed, "warnings": r.warnings,
+                    "changed": c.changed, "removed": c.removed, "failed": r.failed, "failed_ids": r.failed_ids,
+                    "warnings": r.warnings,
                     "requests": r.requests, "retries": r.retries, "commit": r.commit}
         return out
 

@@ -289,6 +289,9 @@ def test_the_overview_shows_the_last_run_from_the_report(browser: Any, server: A
         assert page.locator(".run-status").inner_text() == "partial"
         failed = page.locator("ul.run-failed").inner_text()
         assert f"(#{victim})" in failed and "500" in failed
+        # the flow's own row is marked from the report's failed_ids (data), the others are not
+        assert page.locator(f'tr[data-flow="{victim}"] span.partial').inner_text() == "failed"
+        assert page.locator("tr[data-flow] span.partial").count() == 1
         page.close()
 
 
@@ -479,6 +482,8 @@ def test_the_overviews_last_run_is_the_last_export_not_an_import(server: Any, co
     status = re.search(r'class="run-status (\w+)"', page)
     assert status and status.group(1) == "partial", page
     assert f"(#{victim})" in page and export_commit.date in page
+    assert export_commit.trailers == {"Failed-Flow": [str(victim)]}  # the commit names it as data, not only in prose
+    assert f'<tr data-flow="{victim}">' not in page  # its first export failed: there is no copy to list
     assert re.search(rf'<tr class="commit-import">.*?{import_commit.sha[:10]}', page, re.S)
     assert f"/a/archive/commit/{export_commit.sha}\">what changed in the last export" in page
 

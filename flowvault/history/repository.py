@@ -9,7 +9,7 @@ import re
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
@@ -67,6 +67,7 @@ class Commit:
     date: str
     summary: str
     message: str
+    trailers: dict[str, list[str]] = field(default_factory=dict, hash=False, compare=False)  # git trailers, by key
 
 
 

@@ -80,14 +80,20 @@ class _Revisions(_Repository):
         """Commits newest first, from ``rev`` (that touched ``paths``); a damaged history is an ArchiveError."""
         if self.head() is None:
             return []
-        args = ["--format=%H%x00%cI%x00%s%x00%B%x1e", *([f"--max-count={max_count}"] if max_count else []), rev]
+        trailers = "%(trailers:unfold,separator=%x1f)"  # git parses them: ``Key: value`` lines at the end
+        args = [f"--format=%H%x00%cI%x00%s%x00%B%x00{trailers}%x1e", *([f"--max-count={max_count}"] if max_count else []),
+                rev]
         with git_errors(self.root, "git log"):
             out = self.repo.git.log(*args, "--", *(paths or []), strip_newline_in_stdout=False)
         commits = []
         for record in out.split("\x1e"):
             parts = record.strip("\n").split("\0")
-            if len(parts) == 4:
-                commits.append(Commit(parts[0], parts[1], parts[2], parts[3]))
+            if len(parts) == 5:
+                found: dict[str, list[str]] = {}
+                for line in filter(None, parts[4].split("\x1f")):
+                    key, _, value = line.partition(":")
+                    found.setdefault(key.strip(), []).append(value.strip())
+                commits.append(Commit(parts[0], parts[1], parts[2], parts[3], found))
         return commits
 
     def show_stat(self, sha: str) -> str:

@@ -19,7 +19,7 @@ from ..errors import ArchiveError, FlowvaultError, UsageError
 from ..flowdiff import RELATIONS, ChangeSet, Changes, VersionChange, change_set, masked, relation_items, shown, \
     step_marks, version_change
 from ..history import Commit, History
-from ..models import Source
+from ..models import FAILED_TRAILER, Source
 from ..snapshots import deleted, open_snapshot
 from .model import step_details, step_graph
 
@@ -76,15 +76,16 @@ def last_run(commit: Commit | None, report: dict[str, Any] | None, profile: str 
     if isinstance(entry, dict):
         failed = entry.get("failed")
         failed = failed if isinstance(failed, dict) else {}
+        ids = entry.get("failed_ids")
         return {"status": str(entry.get("status", "?")), "when": str((report or {}).get("finished_at", "")),
                 "failed": [f"{k}: {v}" for k, v in failed.items()], "error": entry.get("error"),
-                "source": "run report"}
+                "failed_ids": {str(i) for i in ids} if isinstance(ids, list) else set(), "source": "run report"}
     if commit is None:
-        return {"status": "no run yet", "when": "", "failed": [], "error": None, "source": ""}
+        return {"status": "no run yet", "when": "", "failed": [], "failed_ids": set(), "error": None, "source": ""}
     failed = [line.removeprefix(FAILED_LINE) for line in commit.message.splitlines() if line.startswith(FAILED_LINE)]
     partial = bool(failed) or " failed" in commit.summary
     return {"status": "partial" if partial else "ok", "when": commit.date, "failed": failed, "error": None,
-            "source": "last export commit"}
+            "failed_ids": set(commit.trailers.get(FAILED_TRAILER, ())), "source": "last export commit"}
 
 
 # -- overview -------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def overview(archives: dict[str, Path], base: str = "", report: dict[str, Any] |
             source = Source.of(snap.manifest) or Source()
         run = last_run(exports[0] if exports else None, report, source.profile)
         if commits:
-            failed = {m.group(1) for line in run["failed"] if (m := re.search(r"\(#([^)]+)\)", line))}
+            failed = run["failed_ids"]
             facts = flow_facts(history, history.resolve("HEAD"), snap)
             flows = listed_flows(snap, changed_in(history, exports[0] if exports else None), failed,
                                  query.get("q", ""), sort, query.get("only", ""), page, facts, query.get("label", ""))
