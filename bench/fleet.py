@@ -25,6 +25,7 @@ from typing import Any
 from flowvault.simulator import Faults, Simulator, SimulatorServer, generate
 
 from . import limit
+from .anchor import profile_by_module, run_anchor, write_plan
 
 RATE = 240 / 60.0  # the documented limit, calls per second per company
 
@@ -80,8 +81,24 @@ def _cpu_here() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def anchor_beside(work: Path, srv: SimulatorServer, full: dict[str, Any], max_in_flight: int | None,
+                  state: Any) -> dict[str, Any]:
+    """The same requests flowvault's full run made, replayed by the bare anchor (bench/anchor.py) on a
+    server of the same state without the limit (its CPU is the measure, not its wall); the ratio
+    of flowvault's CPU per call to the anchor's, from this run."""
+    plan = work / "anchor-plan.json"
+    write_plan(plan, srv.sim.log or [], 8, max_in_flight or 256)
+    with SimulatorServer(Simulator(state, Faults())).start() as bare:
+        plan.write_text(plan.read_text().replace(srv.url, bare.url))
+        got = run_anchor(plan)
+    ours = 1000 * full["cpu_s"] / full["calls"] if full["calls"] else 0.0
+    got["flowvault_cpu_ms_per_call"] = round(ours, 3)
+    got["ratio"] = round(ours / got["cpu_ms_per_call"], 2) if got["cpu_ms_per_call"] else None
+    return got
+
+
 def fleet_steps(work: Path, results: dict[str, Any], save: Any, *, sizes: tuple[int, ...], flows: int,
-                versions: int, max_in_flight: int | None = None) -> None:
+                versions: int, max_in_flight: int | None = None, profile: bool = True) -> None:
     """Per size: a full run of every company, then a night with 1% of each company's flows edited."""
     results["fleet"] = out = {"flows_per_company": flows, "versions": versions, "machine": machine()}
     for n in sizes:
@@ -90,9 +107,17 @@ def fleet_steps(work: Path, results: dict[str, Any], save: Any, *, sizes: tuple[
             cfg, root = work / f"fleet-{n}.toml", work / f"fleet-{n}"
             config(cfg, srv, max_in_flight)
             before = _cpu_here()
+            srv.sim.log = []
             full = figure(run_all(cfg, root), _cpu_here() - before)
+            full["anchor"] = anchor_beside(work, srv, full, max_in_flight, state)
+            srv.sim.log = None
             out[f"{n}_full"] = full
             save("fleet")
+            if n == sizes[0] and profile:  # where flowvault's CPU goes, by module (a run of its own)
+                out["profile_by_module"] = {"run": f"{n}_full, a fresh archive root", "top": profile_by_module(
+                    ["export", "--config", str(cfg), "--all-profiles", "--archive", str(work / f"profiled-{n}"),
+                     "--log-format", "json"])}
+                save("fleet")
             for company in state.companies:
                 for fid in sorted(company.flows)[:: 100][: max(1, flows // 100)]:
                     vid = state.flow_version_ids(company, fid)[-1]
@@ -120,10 +145,17 @@ def print_fleet(r: dict[str, Any]) -> None:
     print(f"{'run':<18}{'ok':>9}{'calls':>8}{'wall s':>8}{'floor s':>8}{'wall/floor':>11}{'at floor':>9}"
           f"{'CPU s/1k calls':>15}{'RSS MB':>8}{'sim CPU s':>10}")
     for key, row in r.items():
-        if not isinstance(row, dict):
+        if not isinstance(row, dict) or key == "profile_by_module":
             continue
         n, kind = key.split("_", 1)
         print(f"{n + ' ' + kind:<18}{row['ok']:>5}/{row['companies']:<3}{row['calls']:>8}{row['wall_s']:>8.1f}"
               f"{row['floor_s']:>8.1f}{row['wall_over_floor'] or 0:>11.2f}{row['companies_at_floor']:>9}"
               f"{row['cpu_s_per_1000_calls'] or 0:>15.2f}{row['peak_rss_mb']:>8}{row['simulator_cpu_s']:>10.1f}")
+        if row.get("anchor"):
+            a = row["anchor"]
+            print(f"{'':<18}CPU per call: flowvault {a['flowvault_cpu_ms_per_call']:.2f} ms, the bare anchor "
+                  f"{a['cpu_ms_per_call']:.2f} ms over the same {a['calls']} requests: {a['ratio']}x")
+    if isinstance(r.get("profile_by_module"), dict):
+        print("flowvault's own time by module (cProfile, main thread): " + ", ".join(
+            f"{name} {share:.0%}" for name, _, share in r["profile_by_module"]["top"][:8]))
     print()

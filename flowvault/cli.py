@@ -419,7 +419,7 @@ def map_init(archive_dir: Path, at: str | None, flows: tuple[str, ...], output: 
 @click.option("--dialect", type=click.Choice(["flat", "relations", "config-json", "other-ids", "export-systems",
                                               "dangling", "schema-literal"]), default="flat", show_default=True,
               help="How steps hold their references, or replies typed as the vendor's schemas type them "
-                   "(schema-literal; see the README's simulator section).")
+                   "(schema-literal; see docs/simulator.md).")
 @click.option("--replay", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Shape every recorded endpoint's replies as in this recording (flowvault doctor --record).")
 def simulator(**options: Any) -> None:

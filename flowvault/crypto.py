@@ -87,7 +87,7 @@ class Opener:
 def identity_tokens(text: str, where: str) -> list[str]:
     """The secret keys in an identity file as users have them: ``age-keygen``'s output (comment
     lines, then ``AGE-SECRET-KEY-1…``), or a key and its public key on one line (``AGE-SECRET-KEY-1…
-    age1…``, as the README's pyrage one-liner printed); public keys are skipped, anything else refused."""
+    age1…``, as docs/secrets.md's pyrage one-liner printed); public keys are skipped, anything else refused."""
     keys = []
     for line in text.lstrip("\ufeff").splitlines():
         if line.strip().startswith("#"):

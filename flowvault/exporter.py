@@ -215,7 +215,7 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
                 leaked = leaks(changed, found.values)
                 if leaked:
                     raise SecretGateError("; ".join(f"{path}: {rule}" for path, rule in leaked[:3])
-                                          + " — not written, the previous copy is kept (see README: secrets)")
+                                          + " — not written, the previous copy is kept (see docs/secrets.md)")
         except Exception as exc:
             err = unwrap(exc)
             if not isinstance(err, FlowvaultError):

@@ -36,7 +36,7 @@ async def export_profile(profile: Profile, archive_dir: Path | str, *, flows: tu
     history = History.open(archive_dir, create=True)
     if keep_secrets:
         rep.event("warning", message="--keep-secrets: secret values are written to the archive and its git history "
-                  "in plain text, where they stay even after later runs (README: secrets, purging)")
+                  "in plain text, where they stay even after later runs (docs/secrets.md: purging)")
     def prepare() -> tuple[str | None, Secrets, Incremental]:
         """What the run starts from (git's work: on a worker thread, the other profiles go on)."""
         altered = history.restore_altered()

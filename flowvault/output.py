@@ -29,7 +29,7 @@ def peak_rss_mb() -> float:
 
 
 #: every JSON event flowvault prints with --log-format json: its required fields and their types
-#: (README's "Output" lists the same; tests/test_output.py holds the two together and checks runs)
+#: (docs/output.md's "Output" lists the same; tests/test_output.py holds the two together and checks runs)
 EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
     "start": {"total": (int,), "what": (str,)},
     "flow_exported": {"flow_id": (str,), "name": (str,), "versions": (int,)},

@@ -1,4 +1,4 @@
-"""JSON lines a machine can rely on: README's event table is the code's, and every line real
+"""JSON lines a machine can rely on: the manual's event table (docs/output.md) is the code's, and every line real
 runs print validates against it; stdout holds nothing but JSON and ends with one final object."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from flowvault.output import EVENTS
 
 from .conftest import cli, write_config
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+MANUAL = Path(__file__).resolve().parent.parent / "docs" / "output.md"
 TYPES = {"int": int, "str": str, "float": float, "bool": bool, "object": dict, "list": list}
 
 
 def documented() -> dict[str, dict[str, tuple[type, ...]]]:
     out = {}
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("### Output"):text.index("## Run it unattended")]
+    text = MANUAL.read_text(encoding="utf-8")
+    section = text[text.index("## Output"):]
     for m in re.finditer(r"^\| `(\w+)` \| (.*) \|$", section, re.MULTILINE):
         fields = re.findall(r"`(\w+)` \(([\w|]+)\)", m.group(2))
         out[m.group(1)] = {k: tuple(TYPES[t] for t in ts.split("|")) for k, ts in fields}

@@ -168,17 +168,17 @@ def test_an_encrypted_archive_is_never_imported_with_its_secrets_silently_empty(
     assert again.exit_code == 0, again.output
 
 
-def test_the_readmes_key_pair_one_liner_makes_an_identity_file_import_accepts(tmp_path: Path) -> None:
-    """The command README tells users to run, run as written; its file opens what its public key sealed."""
+def test_the_manuals_key_pair_one_liner_makes_an_identity_file_import_accepts(tmp_path: Path) -> None:
+    """The command docs/secrets.md tells users to run, run as written; its file opens what its public key sealed."""
     import re
     import subprocess
     import sys
 
     from flowvault.crypto import Opener, Sealer
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parent.parent / "docs" / "secrets.md").read_text()
     line = re.search(r"`(python -c \"import pyrage;[^`]+> identity\.txt)`", readme)
-    assert line, "README's one-liner moved"
+    assert line, "the manual's one-liner moved"
     command = line.group(1).replace("python -c", f"{sys.executable} -c", 1)
     subprocess.run(command, shell=True, check=True, cwd=tmp_path)
     text = (tmp_path / "identity.txt").read_text()

@@ -109,7 +109,7 @@ async def forecast(profile: Profile, api: ApiClient) -> list[Check]:
                             "(an import into another company needs them in the map file: flowvault map init)"))
     if spellings:
         checks.append(Check(True, f"{name}: secret flags", f"spelled {', '.join(sorted(spellings))} in the sample "
-                            "(each is read as secret or not by one rule: README, Secrets)"))
+                            "(each is read as secret or not by one rule: docs/secrets.md)"))
     return checks
 
 

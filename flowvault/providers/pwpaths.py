@@ -21,7 +21,7 @@ RELATIONS = {"webhooks": "webhooks", "callbacks": "callbacks", "notificationGrou
              "messageBrokers": None, "messageBrokerQueues": None, "deployments": None}
 VERSION_INCLUDE = "steps,variables,schedules"
 NO_ENDPOINT = ("the listing ignored its include and the reference documents no other way to read it "
-               "(see README: listing includes)")
+               "(see docs/archive.md: about one request per flow)")
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,9 @@ class Simulator:
         self.gate: Gate | None = None  # holds matching requests until the test releases them
         self.in_flight = 0
         self.arrivals: list[float] = []  # when each request arrived (monotonic): the pace clients keep
+        #: a list: every request answered 200 is kept as (method, URL, body, Authorization) — bench replays
+        #: a run's requests with a bare client
+        self.log: list[tuple[str, str, str, str]] | None = None
         self.max_in_flight = 0  # the most requests this server was answering at once
         self.rng = random.Random(self.faults.seed)
         #: the vendor's OpenAPI document, judging every request (violations answered 422, and kept)
@@ -297,6 +300,9 @@ class Simulator:
                 self.arrivals.append(time.monotonic())
             try:
                 response = await answer(request)
+                if self.log is not None and response.status_code == 200:
+                    self.log.append((request.method, str(request.url), (await request.body()).decode(),
+                                     request.headers.get("authorization", "")))
                 limited = getattr(request.state, "ratelimit", None)
                 if limited:
                     response.headers.update(limited)
