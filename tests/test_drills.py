@@ -63,14 +63,14 @@ def test_a_signal_during_the_commit_reports_the_commit_that_landed(server: Any, 
     import subprocess
     import sys
 
-    for step, sig in (("add", signal.SIGTERM), ("commit", signal.SIGINT)):
+    for step, sig in (("fast-import", signal.SIGTERM), ("update-index", signal.SIGINT)):
         archive, go = tmp_path / f"archive-{step}", tmp_path / f"go-{step}"
         os.mkfifo(go)
         env, ready = git_stopping_at(tmp_path, step, then=f'  read line < "{go}"')
         proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p",
                                  "company-a", "-a", str(archive)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env)
-        with open(ready) as fh:  # blocks until git is inside `add`/`commit`
+        with open(ready) as fh:  # blocks until git is inside the commit (`fast-import`/`update-index`)
             assert fh.read().strip() == "in"
         proc.send_signal(sig)
         with open(go, "w") as fh:
@@ -84,7 +84,7 @@ def test_a_signal_during_the_commit_reports_the_commit_that_landed(server: Any, 
 
 
 def test_a_rerun_waits_for_the_git_a_killed_run_left_working(server: Any, config: Path, tmp_path: Path) -> None:
-    """kill -9 of flowvault alone (its `git add` lives on, holding the index lock), then an
+    """kill -9 of flowvault alone (its git, writing the commit, lives on holding the index lock), then an
     immediate re-run: it waits for that git, says so, then recovers — not exit 7."""
     import os
     import signal
@@ -93,7 +93,7 @@ def test_a_rerun_waits_for_the_git_a_killed_run_left_working(server: Any, config
 
     archive, go = tmp_path / "archive", tmp_path / "go"
     os.mkfifo(go)
-    env, ready = git_stopping_at(tmp_path, "add", once=True, first="  : > .git/index.lock          # as git holds it",
+    env, ready = git_stopping_at(tmp_path, "fast-import", once=True, first="  : > .git/index.lock          # as git holds it",
                                  then=f'  read line < "{go}"\n  rm -f .git/index.lock')
     command = [sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p", "company-a", "-a",
                str(archive), "--log-format", "json"]
@@ -166,7 +166,7 @@ def test_a_damaged_repository_is_exit_7_from_every_command(server: Any, config: 
 
 def test_a_signal_during_one_profiles_commit_lets_every_profile_finish(server: Any, config: Path,
                                                                        tmp_path: Path) -> None:
-    """`--all-profiles`: SIGTERM while one profile's git adds; that commit lands, the other profile
+    """`--all-profiles`: SIGTERM while one profile's git writes its commit; that commit lands, the other profile
     finishes too, the report is written, and the stop is said last with the run's own code."""
     import os
     import signal
@@ -177,7 +177,7 @@ def test_a_signal_during_one_profiles_commit_lets_every_profile_finish(server: A
 
     go = tmp_path / "go"
     os.mkfifo(go)
-    env, ready = git_stopping_at(tmp_path, "add", once=True, then=f'  read line < "{go}"')
+    env, ready = git_stopping_at(tmp_path, "fast-import", once=True, then=f'  read line < "{go}"')
     root, report = tmp_path / "archives", tmp_path / "last-run.json"
     proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "--all-profiles",
                              "-a", str(root), "--report", str(report)], stdout=subprocess.PIPE,

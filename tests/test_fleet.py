@@ -173,7 +173,7 @@ def test_a_company_whose_git_hangs_never_holds_up_the_others(server: Any, config
 
     go = tmp_path / "go"
     os.mkfifo(go)
-    env, ready = git_stopping_at(tmp_path, "add", once=True, then=f'  read line < "{go}"')
+    env, ready = git_stopping_at(tmp_path, "fast-import", once=True, then=f'  read line < "{go}"')
     late: list[bool] = []
 
     def release(by_timer: bool = False) -> None:

@@ -144,7 +144,18 @@ def test_a_run_deadline_stops_a_slow_run_and_keeps_the_last_commit(make_server: 
 
 
 def corrupt(archive: Path, sha: str) -> None:
+    """Damage one object. A run's commit lands as a pack (fast-import): the packs are first
+    exploded into loose objects (git unpack-objects), so that one object can be hit alone."""
+    import subprocess
+
     obj = archive / ".git" / "objects" / sha[:2] / sha[2:]
+    if not obj.exists():
+        for pack in sorted((archive / ".git" / "objects" / "pack").glob("*.pack")):
+            moved = pack.rename(archive / ".git" / pack.name)
+            pack.with_suffix(".idx").unlink()
+            with moved.open("rb") as fh:
+                subprocess.run(["git", "unpack-objects", "-q"], stdin=fh, cwd=archive, check=True)
+            moved.unlink()
     obj.chmod(0o644)
     obj.write_bytes(b"garbage")
 
@@ -287,21 +298,21 @@ def test_concurrency_has_one_bound_on_the_command_line_and_in_the_config(server:
 
 def test_a_process_group_killed_inside_git_is_recovered_by_the_next_run(server: Any, config: Path, tmp_path: Path,
                                                                         monkeypatch: Any) -> None:
-    """kill -9 of the whole group (OOM killer, node shutdown, pod deletion) while git adds or
-    commits: git leaves .git/index.lock; the next run clears it and succeeds, no human needed."""
+    """kill -9 of the whole group (OOM killer, node shutdown, pod deletion) while git writes
+    the commit: git leaves .git/index.lock; the next run clears it and succeeds, no human needed."""
     import os
     import signal
     import subprocess
     import sys
 
-    for step in ("add", "commit"):
+    for step in ("fast-import", "update-index"):  # the two steps of a commit that write
         archive = tmp_path / f"archive-{step}"
         env, ready = git_stopping_at(tmp_path, step, first="  : > .git/index.lock          # as git holds it",
                                      then="  exec sleep 600")
         proc = subprocess.Popen([sys.executable, "-m", "flowvault", "export", "--config", str(config), "-p",
                                  "company-a", "-a", str(archive)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-        with open(ready) as fh:  # blocks until git is inside `add`/`commit`
+        with open(ready) as fh:  # blocks until git is inside the commit
             assert fh.read().strip() == "in"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
