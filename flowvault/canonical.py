@@ -62,7 +62,7 @@ def _credential_name(name: str) -> bool:  # a document repeats its few hundred k
 
 def is_hidden(value: Any) -> bool:
     """A value flowvault replaced: redacted, or encrypted to the profile's recipient."""
-    return isinstance(value, str) and (value == REDACTED or value.startswith(ENCRYPTED_PREFIX))
+    return isinstance(value, str) and value[:1] == "<" and (value == REDACTED or value.startswith(ENCRYPTED_PREFIX))
 
 
 def _named(name: Any, allow: frozenset[str]) -> bool:
@@ -186,7 +186,12 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
     the second net — any string under a key named like a credential (its key stays).
     ``secrets`` None: nothing hidden (comparisons)."""
     if isinstance(data, dict):
-        out = {k: clean(v, secrets) for k, v in data.items() if k not in VOLATILE_FIELDS}
+        out = {}
+        for k, v in data.items():  # one pass; only containers and JSON text go deeper (no call per scalar)
+            if k in VOLATILE_FIELDS:
+                continue
+            out[k] = clean(v, secrets) if isinstance(v, (dict, list)) or (
+                secrets is not None and isinstance(v, str) and holds_json(v)) else v
         if secrets is None:
             return out
         for k, (_, flagged) in secret_fields(out, secrets.allow).items():
@@ -194,7 +199,7 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
                 out[k] = secrets.hide(out[k], flagged)
         return out
     if isinstance(data, list):
-        return [clean(v, secrets) for v in data]
+        return [clean(v, secrets) if isinstance(v, (dict, list, str)) else v for v in data]
     if secrets is not None and isinstance(data, str) and holds_json(data):  # a config held as JSON text
         return _map_in_text(data, lambda _n, v, flagged: None if is_hidden(v) else secrets.hide(v, flagged),
                             secrets.allow)

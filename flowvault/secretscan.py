@@ -27,7 +27,7 @@ _SETTINGS = {"plugins_used": [{"name": n} for n in DETECTORS]}
 TRIGGER = re.compile(r"[A-Za-z0-9+/=_\-]{20,}|PRIVATE KEY|://[^/\s:@\"]+:[^/\s@\"]+@")
 #: a JSON key that is a snake_case name (``"virtual_environment_id":``): a long one is not a token,
 #: and such keys are most of the lines TRIGGER would otherwise hand over
-NAME_KEY = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"\s*:')
+NAME_KEY = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"[ \t]*:')  # never across a line break
 
 
 @functools.cache
@@ -47,10 +47,18 @@ def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[st
         if any(n in data for n in needles):
             found.append((path, "a secret value this run hid"))
             continue
-        for line in data.decode("utf-8", "replace").splitlines():
-            if not TRIGGER.search(NAME_KEY.sub("", line)):
+        text = data.decode("utf-8", "replace")
+        stripped = NAME_KEY.sub("", text)  # the same lines, without their snake_case keys
+        lines: list[str] | None = None
+        last, number, at = -1, 0, 0
+        for m in TRIGGER.finditer(stripped):  # one pass over the file: only lines with a trigger go on
+            number += stripped.count("\n", at, m.start())
+            at = m.start()
+            if number == last:
                 continue
-            hits = list(scan_line(line))
+            last = number
+            lines = lines if lines is not None else text.split("\n")
+            hits = list(scan_line(lines[number]))
             if hits:
                 found.append((path, hits[0].type))
                 break
