@@ -25,7 +25,7 @@ from .errors import (
     UsageError,
 )
 from .output import Reporter
-from .signals import StoppedAfterCommit
+from .signals import RECEIVED, StoppedAfterCommit, terminate
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -35,7 +35,7 @@ class FlowvaultGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         main = threading.current_thread() is threading.main_thread()  # only it may take signals
-        previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)} if main else {}
+        previous = {sig: signal.signal(sig, terminate) for sig in (signal.SIGTERM, signal.SIGHUP)} if main else {}
         try:
             return super().invoke(ctx)
         except FlowvaultError as e:
@@ -44,9 +44,9 @@ class FlowvaultGroup(click.Group):
             click.echo(f"flowvault: {e}", err=True)  # the run's summary (its last JSON object) is out
             ctx.exit(e.problem.exit_code if isinstance(e.problem, FlowvaultError) else 0)
         except KeyboardInterrupt:
-            if _received:
-                _fail(ctx, f"stopped by {signal.Signals(_received[-1]).name}; the archive keeps its last commit",
-                      128 + _received[-1])
+            if RECEIVED:
+                _fail(ctx, f"stopped by {signal.Signals(RECEIVED[-1]).name}; the archive keeps its last commit",
+                      128 + RECEIVED[-1])
             _fail(ctx, "interrupted; the archive keeps its last commit", EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -66,16 +66,6 @@ class FlowvaultGroup(click.Group):
             history = sys.modules.get("flowvault.history")  # loaded: some repository may be open
             if history is not None:
                 history.close_all()  # git's reader processes end with the command
-
-
-_received: list[int] = []
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    """SIGTERM or SIGHUP (systemd, Kubernetes, timeout, a closed terminal) unwinds exactly as
-    Ctrl-C does — the event loop cancels its tasks, the run is rolled back — and exits 128+N."""
-    _received.append(signum)
-    signal.raise_signal(signal.SIGINT)
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
@@ -153,6 +143,9 @@ def main() -> None:
 @click.option("--max-in-flight", type=click.IntRange(min=1), default=None, metavar="N",
               help="With --all-profiles: at most N requests in flight across the profiles (default: the "
                    "config's [fleet] max_in_flight, else 256).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --all-profiles: run the profiles in N worker processes (default: the cores, one per "
+                   "50 profiles).")
 @click.option("--metrics", "metrics_path", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Write a Prometheus textfile here (node_exporter's textfile collector), per profile.")
 @click.option("--retarget", is_flag=True,
@@ -166,15 +159,16 @@ def main() -> None:
 def export(config_path: Path | None, profile: str | None, all_profiles: bool, archive_dir: Path,
            flows: tuple[str, ...], concurrency: int | None, keep_secrets: bool, message: str | None, push: bool,
            report_path: Path | None, heartbeat_url: str | None, shard: str | None, spread: float,
-           max_in_flight: int | None, metrics_path: Path | None, retarget: bool, allow_mass_removal: bool, full: bool,
-           log_format: str) -> None:
+           max_in_flight: int | None, workers: int | None, metrics_path: Path | None, retarget: bool,
+           allow_mass_removal: bool, full: bool, log_format: str) -> None:
     """Export every flow of a company (or of every profile) into the archive; commit what changed."""
     from .actions.export import export_command
 
     if all_profiles and (profile or flows):
         raise click.UsageError("--all-profiles exports every flow of every profile; drop --profile/--flow")
-    if not all_profiles and (shard or spread or max_in_flight):
-        raise click.UsageError("--shard, --spread and --max-in-flight share out the profiles of --all-profiles")
+    if not all_profiles and (shard or spread or max_in_flight or workers):
+        raise click.UsageError("--shard, --spread, --max-in-flight and --workers share out the profiles of "
+                               "--all-profiles")
     config = load_config(config_path)
     if not all_profiles and profile is None:
         if len(config.profiles) != 1:
@@ -184,7 +178,7 @@ def export(config_path: Path | None, profile: str | None, all_profiles: bool, ar
     export_command(config, None if all_profiles else profile, archive_dir,
                    flows=flows, report_path=report_path, heartbeat_url=heartbeat_url, metrics_path=metrics_path,
                    log_format=log_format, shard=shard, spread=spread,
-                   max_in_flight=max_in_flight or config.max_in_flight, concurrency=concurrency,
+                   max_in_flight=max_in_flight or config.max_in_flight, workers=workers, concurrency=concurrency,
                    keep_secrets=keep_secrets, message=message, push=push,
                    retarget=retarget, allow_mass_removal=allow_mass_removal, full=full)
 

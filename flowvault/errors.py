@@ -26,6 +26,16 @@ class FlowvaultError(Exception):
 
     exit_code = EXIT_INTERNAL
 
+    def __reduce__(self) -> Any:  # pickled whole, whatever the subclass's __init__ takes (export --workers)
+        return (_restored, (type(self), self.args, self.__dict__))
+
+
+def _restored(cls: type[FlowvaultError], args: tuple[Any, ...], state: dict[str, Any]) -> FlowvaultError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class UsageError(FlowvaultError):
     """The command line asks for something that does not exist (a flow, a revision, a busy port)."""
@@ -124,6 +134,25 @@ def unwrap(exc: BaseException) -> BaseException:
                 return found
         return unwrap(exc.exceptions[0])
     return exc
+
+
+class WorkerLost(FlowvaultError):
+    """``export --workers``: a worker process ended before its profiles did (killed: OOM, kill -9);
+    their archives keep their last commit. Exit code 128 + the signal, as for a stop."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    @classmethod
+    def of(cls, profile: str, pid: int, exitcode: int) -> WorkerLost:
+        """From how the worker ended (multiprocessing's exitcode: -N when signal N killed it)."""
+        import signal
+
+        how = f"killed by {signal.Signals(-exitcode).name}" if exitcode < 0 else f"exit {exitcode}"
+        return cls(f"profile '{profile}': its worker process (pid {pid}) ended ({how}) before the profile finished; "
+                   "its archive keeps its last commit",
+                   128 - exitcode if exitcode < 0 else exitcode if exitcode > 128 else EXIT_INTERNAL)
 
 
 class ProfilesFailed(FlowvaultError):

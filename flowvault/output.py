@@ -45,6 +45,7 @@ EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
     "scheduled": {"delay_s": (float, int)},
     "profile_failed": {"exit_code": (int,), "message": (str,)},
     "profiles": {"ok": (bool,), "rows": (list,)},
+    "worker": {"pid": (int,), "profiles": (list,)},
     "summary": {"title": (str,), "ok": (bool,), "details": (dict,)},
     "error": {"exit_code": (int,), "message": (str,)},
 }

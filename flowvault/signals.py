@@ -12,6 +12,18 @@ from typing import Any
 HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+#: the stop signals (SIGTERM, SIGHUP) this process received, newest last (its exit code is 128+N)
+RECEIVED: list[int] = []
+
+
+def terminate(signum: int, _frame: Any) -> None:
+    """SIGTERM or SIGHUP (systemd, Kubernetes, timeout, a closed terminal) unwinds exactly as
+    Ctrl-C does — the event loop cancels its tasks, the run is rolled back — and exits 128+N.
+    The CLI's boundary installs it, and so does each worker process of ``export --workers``."""
+    RECEIVED.append(signum)
+    signal.raise_signal(signal.SIGINT)
+
+
 class StoppedAfterCommit(BaseException):
     """A stop signal arrived while a commit was being written; the commit landed, then the run
     stopped. ``problem``: what kept the run itself from full success (its error, which the CLI
@@ -23,6 +35,9 @@ class StoppedAfterCommit(BaseException):
         self.result: Any = None  # the run's result, once the caller has it
         super().__init__(f"committed {commit[:10] if commit else 'nothing (no change)'}, then stopped by "
                          f"{signal.Signals(signum).name}")
+
+    def __reduce__(self) -> Any:  # a worker process of export --workers sends it to the parent
+        return (StoppedAfterCommit, (self.commit, self.signum), self.__dict__)
 
 
 _holding = threading.RLock()  # re-entrant: the handler runs on the main thread, which may hold it

@@ -60,20 +60,26 @@ class _Commits(_Repository):
             committer = self.repo.git.var("GIT_COMMITTER_IDENT")
         text = "\n".join(line.rstrip() for line in message.strip("\n").splitlines()) + "\n"
         body = text.encode("utf-8")
-        stream = [f"commit {WORK_REF}\nauthor {author}\ncommitter {committer}\n".encode(),
-                  b"data %d\n" % len(body), body, b"\n"]
-        if old is not None:
-            stream.append(f"from {old}\n".encode())
-        for rel in changed:
-            path = self.root / rel
-            if path.is_file():
-                data = path.read_bytes()
-                stream += [f"M 100644 inline {rel}\n".encode(), b"data %d\n" % len(data), data, b"\n"]
-            else:
-                stream.append(f"D {rel}\n".encode())
-        stream.append(b"\n")
         self.repo.git.update_ref("-d", WORK_REF)
-        self._fed("fast_import", b"".join(stream) + b"done\n", "--quiet", "--done")
+        stream = self.git_dir / "FLOWVAULT_STDIN"
+        try:
+            with stream.open("wb") as out:  # written as read: a full run's files are never all in memory
+                out.write(f"commit {WORK_REF}\nauthor {author}\ncommitter {committer}\n".encode())
+                out.write(b"data %d\n%s\n" % (len(body), body))
+                if old is not None:
+                    out.write(f"from {old}\n".encode())
+                for rel in changed:
+                    path = self.root / rel
+                    if path.is_file():
+                        data = path.read_bytes()
+                        out.write(b"M 100644 inline %s\ndata %d\n%s\n" % (rel.encode(), len(data), data))
+                    else:
+                        out.write(f"D {rel}\n".encode())
+                out.write(b"\ndone\n")
+            with stream.open("rb") as fh:
+                self.repo.git.fast_import("--quiet", "--done", istream=fh)
+        finally:
+            stream.unlink(missing_ok=True)
         new = self.repo.git.rev_parse("--verify", WORK_REF)
         self._fed("update_index", "".join(f"{rel}\0" for rel in changed).encode(), "-z", "--add", "--remove",
                   "--stdin")
