@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .registry import known
+from .registry import known, where as provider_at
 
 DEFAULT_CONFIG = Path("flowvault.toml")
 MAX_CONCURRENCY = 64  # the same bound as --concurrency
@@ -127,9 +127,8 @@ def parse_profile(name: str, raw: Mapping[str, Any], where: str) -> Profile:
         raise ConfigError(f"{where}: profile '{name}': 'secrets_recipient' must be an age recipient (age1…)")
     if not str(raw["base_url"]).startswith(("http://", "https://")):
         raise ConfigError(f"{where}: profile '{name}': base_url must start with http:// or https://")
-    providers = known()
-    if raw.get("provider", "patchworks") not in providers:
-        raise ConfigError(f"{where}: profile '{name}': provider must be one of {', '.join(providers)}")
+    if provider_at(str(raw.get("provider", "patchworks"))) is None:
+        raise ConfigError(f"{where}: profile '{name}': provider must be one of {', '.join(known())}")
     for key in ("concurrency", "max_retries"):
         if key in raw and raw[key] < (1 if key == "concurrency" else 0):
             raise ConfigError(f"{where}: profile '{name}': '{key}' is too small")

@@ -9,8 +9,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from detect_secrets.core.scan import scan_line
-from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+from typing import Any
 
 #: detectors of a format, not of entropy: entropy detectors flag every hash and UUID in a flow
 DETECTORS = (
@@ -31,18 +30,22 @@ NAME_KEY = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"[ \t]*:')  # never across
 
 
 @functools.cache
-def _configure() -> None:
-    """detect-secrets' settings are its module's globals: set to DETECTORS once per process (flowvault
-    is their only user), not per call — each change rebuilds its plugin caches (~1 ms)."""
+def _scanner() -> Any:
+    """detect-secrets' ``scan_line``, loaded on the first line worth scanning (it brings ``requests``
+    along: 60 ms a process) with its settings — its module's globals — set to DETECTORS once per
+    process (flowvault is their only user), not per call: each change rebuilds its plugin caches."""
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+
     cache_bust()
     configure_settings_from_baseline(_SETTINGS)
+    return scan_line
 
 
 def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[str, str]]:
     """(path, rule) for each file holding a hidden value or a credential-shaped string."""
     needles = [v.encode() for v in values if len(v) >= 4]
     found: list[tuple[str, str]] = []
-    _configure()
     for path, data in files:
         if any(n in data for n in needles):
             found.append((path, "a secret value this run hid"))
@@ -58,7 +61,7 @@ def leaks(files: Iterable[tuple[str, bytes]], values: set[str]) -> list[tuple[st
                 continue
             last = number
             lines = lines if lines is not None else text.split("\n")
-            hits = list(scan_line(lines[number]))
+            hits = list(_scanner()(lines[number]))
             if hits:
                 found.append((path, hits[0].type))
                 break

@@ -17,7 +17,7 @@ from flowvault.errors import EXIT_API, EXIT_ARCHIVE, EXIT_AUTH, EXIT_CONFIG, EXI
 
 from .conftest import write_config
 
-DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 143}  # README's table; 70 is a bug
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 137, 143}  # README's table; 70 is a bug
 
 
 @pytest.fixture(scope="module")

@@ -41,32 +41,17 @@ def worker_pids(proc: Any) -> dict[str, int]:
     raise AssertionError("no worker events")
 
 
-def test_two_workers_give_one_combined_result(server: Any, config: Path, tmp_path: Path) -> None:
-    root, report = tmp_path / "root", tmp_path / "last-run.json"
-    before = exported_once(server, config, root)
-    proc = flowvault_process("export", "--config", config, "--all-profiles", "-a", root, "--workers", "2",
-                             "--log-format", "json", "--report", report, "--metrics", tmp_path / "fv.prom")
-    pids = worker_pids(proc)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()  # two processes of their own
-    rows = next(e for e in map(orjson.loads, out.splitlines()) if e["event"] == "profiles")["rows"]
-    assert [r["profile"] for r in rows] == list(PROFILES) and all(r["status"] == "ok" for r in rows)
-    assert set(orjson.loads(report.read_bytes())["profiles"]) == set(PROFILES)
-    metrics = (tmp_path / "fv.prom").read_text()
-    for name in PROFILES:
-        assert f'flowvault_exit_code{{profile="{name}"}} 0.0' in metrics
-        assert git(root / name, "rev-parse", "HEAD").strip() != before[name]
-
-
 def test_a_worker_killed_with_sigkill_fails_only_its_profiles(server: Any, config: Path, tmp_path: Path) -> None:
-    root = tmp_path / "root"
+    """Two workers, one combined result (one table, one report, one metrics file, the worst code);
+    the worker of company-b is killed with SIGKILL while the simulator holds one of its requests."""
+    root, report, metrics = tmp_path / "root", tmp_path / "last-run.json", tmp_path / "fv.prom"
     before = exported_once(server, config, root)
     gate = server.sim.gate = Gate("POST", "/api/v1/flows/export", key=server.sim.company(1).api_key)
     proc = flowvault_process("export", "--config", config, "--all-profiles", "-a", root, "--workers", "2",
-                             "--log-format", "json")
+                             "--log-format", "json", "--report", report, "--metrics", metrics)
     try:
         pids = worker_pids(proc)
+        assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()  # two processes of their own
         assert gate.arrived.wait(timeout=60), "company-b's worker never reached the gate"
         os.kill(pids["company-b"], signal.SIGKILL)
         out, err = proc.communicate(timeout=120)
@@ -80,6 +65,11 @@ def test_a_worker_killed_with_sigkill_fails_only_its_profiles(server: Any, confi
     assert "killed by SIGKILL" in rows["company-b"]["error"] and "keeps its last commit" in rows["company-b"]["error"]
     assert git(root / "company-a", "rev-parse", "HEAD").strip() != before["company-a"]  # the other one finished
     assert git(root / "company-b", "rev-parse", "HEAD").strip() == before["company-b"]  # the last commit
+    profiles = orjson.loads(report.read_bytes())["profiles"]
+    assert {name: p["status"] for name, p in profiles.items()} == {"company-a": "ok", "company-b": "error"}
+    assert profiles["company-b"]["exit_code"] == 137
+    text = metrics.read_text()
+    assert 'flowvault_exit_code{profile="company-a"} 0.0' in text and 'flowvault_exit_code{profile="company-b"} 137.0' in text
     verify = flowvault_here("verify", "-a", root / "company-b")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
