@@ -67,6 +67,7 @@ class FlowRecord:
     files: dict[str, bytes]
     versions: int
     not_captured: dict[str, str] = field(default_factory=dict)  # part → why the API would not give it
+    _hashes: dict[str, str] | None = field(default=None, repr=False, compare=False)  # of ``files``, once
 
 
     @property
@@ -74,8 +75,9 @@ class FlowRecord:
         return flow_folder(self.flow_id, self.name)
 
     def manifest_entry(self) -> dict[str, Any]:
-        entry = {"name": self.name, "folder": self.folder, "versions": self.versions,
-                 "files": {p: sha256(b) for p, b in sorted(self.files.items())}}
+        if self._hashes is None:  # asked for by the gate's check, the write and the manifest: hashed once
+            self._hashes = {p: sha256(b) for p, b in sorted(self.files.items())}
+        entry = {"name": self.name, "folder": self.folder, "versions": self.versions, "files": dict(self._hashes)}
         if self.not_captured:
             entry["not_captured"] = sorted(self.not_captured)
         return entry

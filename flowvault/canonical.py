@@ -4,7 +4,7 @@ the one place where secret values are hidden (flag in any spelling, or a credent
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,12 +52,25 @@ _CREDENTIAL = re.compile(r"pass(word|wd|phrase)?$|^pwd$|secret|token|api[_-]?key
 
 
 def looks_like_credential(name: Any) -> bool:
-    return isinstance(name, str) and name != "secret" and _credential_name(name)
+    if name.__class__ is str:
+        hit = _NAMES.get(name)
+        return _credential_name(name) if hit is None else hit
+    return isinstance(name, str) and _credential_name(str(name))
 
 
-@functools.lru_cache(maxsize=8192)
-def _credential_name(name: str) -> bool:  # a document repeats its few hundred key names many times
-    return bool(_CREDENTIAL.search(name))
+#: exact types that are never cleaned into (no isinstance call for each of them)
+_LEAVES = frozenset({int, float, bool, type(None)})
+
+
+#: name → whether it looks like a credential: a document repeats its few hundred key names many times
+_NAMES: dict[str, bool] = {}
+
+
+def _credential_name(name: str) -> bool:
+    hit = name != "secret" and bool(_CREDENTIAL.search(name))
+    if len(_NAMES) < 65_536:
+        _NAMES[name] = hit
+    return hit
 
 
 def is_hidden(value: Any) -> bool:
@@ -76,15 +89,25 @@ def secret_fields(node: dict[str, Any], allow: frozenset[str] = frozenset()) -> 
     flowvault already hid. ``name``: the variable's key, else the field's. Names in ``allow``
     only look like credentials. Export cleaning, the fingerprint, the UI's masking, the import's
     secret filling and the live secrets a replace keeps all decide through this function."""
-    flagged = is_secret(node.get("secret"))
-    variable = flagged or _named(node.get("key"), allow)
+    flag = node.get("secret")
+    flagged = flag is not None and is_secret(flag)
+    key = node.get("key")
+    variable = flagged or key is not None and _named(key, allow)
     out: dict[str, tuple[str, bool]] = {}
-    for k, v in node.items():
-        if not isinstance(v, str) or not v:
+    names = _NAMES
+    for k, v in node.items():  # the hot loop of every export: a dict lookup a field, no call
+        kind = v.__class__
+        if kind is not str and (kind in _LEAVES or not isinstance(v, str)) or not v:
             continue
-        if k == "value" and (variable or is_hidden(v)):
-            out[k] = (str(node["key"]) if "key" in node else k, flagged)
-        elif k != "value" and (_named(k, allow) or is_hidden(v)):
+        hidden = v[0] == "<" and is_hidden(v)
+        if k == "value":
+            if variable or hidden:
+                out[k] = (str(node["key"]) if "key" in node else k, flagged)
+            continue
+        named = names.get(k) if k.__class__ is str else None
+        if named is None:
+            named = looks_like_credential(k)
+        if hidden or named and str(k) not in allow:
             out[k] = (k, False)
     return out
 
@@ -180,26 +203,34 @@ class Secrets:
 
 
 
-def clean(data: Any, secrets: Secrets | None) -> Any:
-    """A copy of ``data`` without the volatile fields, at any depth, and (``secrets`` given)
-    every secret value hidden by its policy: a variable flagged secret in any spelling, and —
+def clean(data: Any, secrets: Secrets | None, drop: frozenset[str] = VOLATILE_FIELDS) -> Any:
+    """A copy of ``data`` without the volatile fields (``drop``), at any depth, and (``secrets``
+    given) every secret value hidden by its policy: a variable flagged secret in any spelling, and —
     the second net — any string under a key named like a credential (its key stays).
     ``secrets`` None: nothing hidden (comparisons)."""
-    if isinstance(data, dict):
+    kind = data.__class__
+    if kind is dict or kind is not list and isinstance(data, dict):
         out = {}
         for k, v in data.items():  # one pass; only containers and JSON text go deeper (no call per scalar)
-            if k in VOLATILE_FIELDS:
+            if k in drop:
                 continue
-            out[k] = clean(v, secrets) if isinstance(v, (dict, list)) or (
-                secrets is not None and isinstance(v, str) and holds_json(v)) else v
+            kind = v.__class__
+            if kind is str:
+                if secrets is not None and v and (v[0] in "{[" or v[0].isspace()) and holds_json(v):
+                    v = clean(v, secrets, drop)
+            elif kind is dict or kind is list:
+                v = clean(v, secrets, drop)
+            elif kind not in _LEAVES and isinstance(v, (dict, list, str)):
+                v = clean(v, secrets, drop)
+            out[k] = v
         if secrets is None:
             return out
         for k, (_, flagged) in secret_fields(out, secrets.allow).items():
             if not is_hidden(out[k]):
                 out[k] = secrets.hide(out[k], flagged)
         return out
-    if isinstance(data, list):
-        return [clean(v, secrets) if isinstance(v, (dict, list, str)) else v for v in data]
+    if kind is list or isinstance(data, list):
+        return [v if v.__class__ in _LEAVES else clean(v, secrets, drop) for v in data]
     if secrets is not None and isinstance(data, str) and holds_json(data):  # a config held as JSON text
         return _map_in_text(data, lambda _n, v, flagged: None if is_hidden(v) else secrets.hide(v, flagged),
                             secrets.allow)
@@ -208,28 +239,13 @@ def clean(data: Any, secrets: Secrets | None) -> Any:
 
 #: the update stamps a fingerprint keeps (they are left out of the archive itself)
 STAMP_FIELDS = frozenset({"updated_at", "saved_at"})
+_COUNTERS = VOLATILE_FIELDS - STAMP_FIELDS
 
 
 def fingerprint(data: Any, allow: frozenset[str] = frozenset()) -> str:
     """A digest of what a listing says about one flow: its content without the run counters
-    (secret values replaced, so the digest says nothing about them) plus every update stamp at
-    any depth. Equal digests: the listing saw no edit (the sample checks that the stamps tell
-    the truth)."""
-    import hashlib
-
-    stamps: list[Any] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k in sorted(node):
-                if k in STAMP_FIELDS:
-                    stamps.append([f"{path}/{k}", node[k]])
-                else:
-                    walk(node[k], f"{path}/{k}")
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, f"{path}/{i}")
-
-    walk(data, "")
-    body = clean(data, Secrets("redact", allow))
-    return hashlib.sha256(dumps({"data": body, "stamps": stamps})).hexdigest()
+    (secret values replaced, so the digest says nothing about them), every update stamp at any
+    depth kept where it is. Equal digests: the listing saw no edit (the sample checks that the
+    stamps tell the truth). One cleaning pass, compact sorted JSON, sha256."""
+    body = clean(data, Secrets("redact", allow), _COUNTERS)
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

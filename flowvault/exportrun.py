@@ -113,7 +113,7 @@ def check_source(root: Path, profile: Profile) -> None:
                            "into it anyway")
 
 
-FETCH_FORMAT = 3  # bump when what a fetch archives changes: the next run is then a full one
+FETCH_FORMAT = 4  # bump when what a fetch archives changes: the next run is then a full one
 
 
 def fetch_basis(profile: Profile, policy: Secrets) -> str:

@@ -189,8 +189,8 @@ def git_stopping_at(folder: Path, step: str, *, first: str = "", then: str = "",
 
     ready, done = folder / f"ready-{step}", folder / f"once-{step}"
     os.mkfifo(ready)
-    guard = f' && [ ! -e "{done}" ]' if once else ""
-    script = [f'if [ "$1" = "{step}" ]{guard}; then', f'  : > "{done}"', first, f'  echo in > "{ready}"', then, "fi",
+    guard = f' && mkdir "{done}" 2>/dev/null' if once else ""  # mkdir: one git wins, even two at once
+    script = [f'if [ "$1" = "{step}" ]{guard}; then', first, f'  echo in > "{ready}"', then, "fi",
               f'exec "{shutil.which("git")}" "$@"']
     wrapper = folder / f"git-{step}"
     wrapper.write_text("#!/bin/sh\n" + "\n".join(line for line in script if line) + "\n")

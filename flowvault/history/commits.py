@@ -37,10 +37,8 @@ class _Commits(_Repository):
 
     def _commit_all(self, message: str) -> str | None:
         with git_errors(self.root, "git commit"):
-            paths = [p for p in OWN_PATHS if (self.root / p).exists() or self.repo.git.ls_files("--", p)]
-            if not paths:
-                return None
-            out = self.repo.git.status("--porcelain", "-z", "--no-renames", "--untracked-files=all", "--", *paths)
+            # every own path, present or not (a pathspec that matches nothing is no error to status)
+            out = self.repo.git.status("--porcelain", "-z", "--no-renames", "--untracked-files=all", "--", *OWN_PATHS)
             changed = sorted({entry[3:] for entry in out.split("\0") if entry})
             if not changed:
                 return None
@@ -50,21 +48,20 @@ class _Commits(_Repository):
     def _fast_commit(self, message: str, changed: list[str]) -> None:
         """One commit of ``changed`` (their bytes on disk; a missing file is a removal) on top of
         HEAD through ``git fast-import``: a full run's thousands of new files land as one pack,
-        not one loose object each (their creation was most of a full run's CPU). The index is
-        then brought to the commit for those paths (their objects exist: nothing is written
-        twice), HEAD moves last (a kill before that leaves the previous commit), and git's
-        automatic gc runs in the foreground, as a commit's would."""
+        not one loose object each (their creation was most of a full run's CPU). The commit is
+        made on WORK_REF, which the same stream deletes again (its ID comes back as a mark), so
+        no ref is left behind; the index is then brought to the commit for those paths (their
+        objects exist: nothing is written twice), HEAD moves last (a kill before that leaves the
+        previous commit), and git's automatic gc runs in the foreground, as a commit's would.
+        Five git processes a commit: var, fast-import, update-index, update-ref, gc."""
         old = self.head()
-        with self.repo.git.custom_environment(**self._identity()):
-            author = self.repo.git.var("GIT_AUTHOR_IDENT")
-            committer = self.repo.git.var("GIT_COMMITTER_IDENT")
+        author, committer = self._idents()
         text = "\n".join(line.rstrip() for line in message.strip("\n").splitlines()) + "\n"
         body = text.encode("utf-8")
-        self.repo.git.update_ref("-d", WORK_REF)
-        stream = self.git_dir / "FLOWVAULT_STDIN"
+        stream, marks = self.git_dir / "FLOWVAULT_STDIN", self.git_dir / "FLOWVAULT_MARKS"
         try:
             with stream.open("wb") as out:  # written as read: a full run's files are never all in memory
-                out.write(f"commit {WORK_REF}\nauthor {author}\ncommitter {committer}\n".encode())
+                out.write(f"commit {WORK_REF}\nmark :1\nauthor {author}\ncommitter {committer}\n".encode())
                 out.write(b"data %d\n%s\n" % (len(body), body))
                 if old is not None:
                     out.write(f"from {old}\n".encode())
@@ -75,19 +72,32 @@ class _Commits(_Repository):
                         out.write(b"M 100644 inline %s\ndata %d\n%s\n" % (rel.encode(), len(data), data))
                     else:
                         out.write(f"D {rel}\n".encode())
-                out.write(b"\ndone\n")
+                out.write(f"\nreset {WORK_REF}\nfrom {'0' * 40}\n\ndone\n".encode())  # the null ID deletes it
             with stream.open("rb") as fh:
-                self.repo.git.fast_import("--quiet", "--done", istream=fh)
+                self.repo.git.fast_import("--quiet", "--done", "--force", f"--export-marks={marks}", istream=fh)
+            new = marks.read_text().split()[1]
         finally:
             stream.unlink(missing_ok=True)
-        new = self.repo.git.rev_parse("--verify", WORK_REF)
+            marks.unlink(missing_ok=True)
         self._fed("update_index", "".join(f"{rel}\0" for rel in changed).encode(), "-z", "--add", "--remove",
                   "--stdin")
         subject = text.splitlines()[0] if text.strip() else "flowvault"
         self.repo.git.update_ref("-m", f"commit: {subject}", "HEAD", new, *([old] if old else []))
-        self.repo.git.update_ref("-d", WORK_REF)
         with self.repo.git.custom_environment(**FOREGROUND_GC):
             self.repo.git.gc("--auto", "--quiet")
+
+    def _idents(self) -> tuple[str, str]:
+        """(author, committer) as git would write them now, from one ``git var -l`` (its
+        identities follow the last config line); ``git var`` for each when one is missing."""
+        with self.repo.git.custom_environment(**self._identity()):
+            listed = {}
+            for line in self.repo.git.var("-l").splitlines():
+                key, _, value = line.partition("=")
+                if key in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+                    listed[key] = value
+            author = listed.get("GIT_AUTHOR_IDENT") or self.repo.git.var("GIT_AUTHOR_IDENT")
+            committer = listed.get("GIT_COMMITTER_IDENT") or self.repo.git.var("GIT_COMMITTER_IDENT")
+        return author, committer
 
     def _fed(self, command: str, data: bytes, *args: str) -> None:
         """``git COMMAND ARGS`` reading ``data`` on stdin (through a file in .git: gitpython's

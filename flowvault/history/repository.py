@@ -32,6 +32,7 @@ _FALLBACK_ID = {"GIT_AUTHOR_NAME": "flowvault", "GIT_AUTHOR_EMAIL": "flowvault@l
                 "GIT_COMMITTER_NAME": "flowvault", "GIT_COMMITTER_EMAIL": "flowvault@localhost"}
 
 
+_SHA = re.compile(r"[0-9a-f]{40}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
 _AGO = re.compile(r"^(yesterday|today|now|(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
                   r"(second|minute|hour|day|week|month|year)s?\s+ago)$", re.IGNORECASE)
@@ -123,6 +124,12 @@ class _Repository:
     def head(self) -> str | None:
         """HEAD's commit ID, None before the first commit (read from the ref: a damaged commit
         object is not mistaken for an empty history)."""
+        try:  # git's ref files, read here (GitPython): no process per question
+            sha = str(git.SymbolicReference.dereference_recursive(self.repo, "HEAD"))
+            if _SHA.fullmatch(sha):
+                return sha
+        except Exception:  # noqa: BLE001 - no commit yet, or refs it cannot read: git decides
+            pass
         try:
             return str(self.repo.git.rev_parse("--verify", "--quiet", "HEAD")) or None
         except GitCommandError:

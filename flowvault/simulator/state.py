@@ -223,16 +223,14 @@ class State(Transfer):
 
     def render_version(self, c: Company, v: dict[str, Any], *, steps: bool = True,
                        include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
-        out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_") and k != "steps"}
+        left_out = {"steps"} if steps or "variables" in include else {"steps", "variables"}
+        out = {k: copy.deepcopy(val) for k, val in v.items() if not k.startswith("_") and k not in left_out}
         out["flow_name"] = c.flows[v["flow_id"]]["name"]
         out["is_deployed"] = v["status"] == "Deployed"
         out["is_editable"] = v["status"] == "Draft"
         out["steps_count"] = len(v["steps"])
-        out["steps"] = self.render_steps(c, v["steps"])
-        if not steps:
-            for key in ("steps", "variables"):
-                if key not in include:
-                    out.pop(key, None)
+        if steps or "steps" in include:  # a listing leaves them out: not rendered to be dropped
+            out["steps"] = self.render_steps(c, v["steps"])
         if "schedules" in include:
             out["schedules"] = [dict(s) for s in self.version_schedules(c, v["id"])]
         return spell_flags(out, self.secret_flag)  # type: ignore[no-any-return]
