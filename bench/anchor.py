@@ -29,12 +29,14 @@ import httpx
 import orjson
 
 
-def write_plan(path: Path, log: list[tuple[str, str, str, str]], concurrency: int, max_in_flight: int) -> None:
-    """The anchor's input: flowvault's requests (method, URL, body) grouped by key (one company each)."""
+def write_plan(path: Path, log: list[tuple[str, str, str, str]], concurrency: int, max_in_flight: int,
+               rate: float = 0.0) -> None:
+    """The anchor's input: flowvault's requests (method, URL, body) grouped by key (one company
+    each); ``rate``: each company's requests started no faster than this many a second (0: at once)."""
     by_key: dict[str, list[list[str]]] = collections.defaultdict(list)
     for method, url, body, auth in log:
         by_key[auth].append([method, url, body])
-    path.write_text(json.dumps({"concurrency": concurrency, "max_in_flight": max_in_flight,
+    path.write_text(json.dumps({"concurrency": concurrency, "max_in_flight": max_in_flight, "rate": rate,
                                 "companies": [{"auth": k, "requests": v} for k, v in by_key.items()]}))
 
 
@@ -50,12 +52,24 @@ async def replay(plan: dict[str, Any], out: Path) -> int:
         folder = out / str(index)
         folder.mkdir(parents=True)
         own = anyio.CapacityLimiter(plan["concurrency"])
+        rate = float(plan.get("rate") or 0.0)
+        slot = [0.0]
+
+        async def pace() -> None:  # as flowvault paces a company at the documented limit
+            now = time.monotonic()
+            start = max(now, slot[0])
+            slot[0] = start + 1.0 / rate
+            if start > now:
+                await anyio.sleep(start - now)
         async with httpx.AsyncClient(headers={"Authorization": auth, "Accept": "application/json"}, limits=limits,
                                      timeout=60.0) as client:
             async def one(n: int, method: str, url: str, body: str) -> None:
                 nonlocal calls
-                async with own, bound:
-                    reply = await client.request(method, url, content=body.encode() or None,
+                async with own:
+                    if rate > 0:
+                        await pace()
+                    async with bound:
+                        reply = await client.request(method, url, content=body.encode() or None,
                                                  headers={"Content-Type": "application/json"} if body else None)
                 if reply.status_code != 200:
                     raise SystemExit(f"anchor: {url} answered {reply.status_code}")

@@ -13,6 +13,7 @@ Layout::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -132,24 +133,37 @@ def keep_last_good(record: FlowRecord, previous: Callable[[str], bytes | None],
     return FlowRecord(record.flow_id, record.name, files, versions, record.not_captured)
 
 
+_TEMPS = itertools.count()
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
 def atomic_write(path: Path, data: bytes, *, compare: bool = True) -> bool:
     """Write via temp file + rename; do nothing (and return False) if the bytes are the same
-    (``compare=False``: the caller already knows they differ)."""
+    (``compare=False``: the caller already knows they differ). The temp file is named by this
+    process and a counter (no random name to draw, no file object), mode 0600 as mkstemp's."""
     try:
         if compare and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
+    folder = os.fspath(path.parent)
+    tmp = f"{folder}/.tmp-{os.getpid()}-{next(_TEMPS)}.part"
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        fd = os.open(tmp, _NEW_FILE, 0o600)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, _NEW_FILE, 0o600)
+    except FileExistsError:  # left by a killed process that had this PID
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
     try:
         # No fsync per file: the rename is atomic for any reader or crash of this process, and
         # the durable state is the git commit (a run that dies is rolled back to it).
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
