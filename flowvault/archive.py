@@ -179,6 +179,7 @@ class Written:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     files_written: int = 0
+    touched: bool = False  # anything written or deleted under flows/ or the manifest: a commit may be due
 
     @property
     def any(self) -> bool:
@@ -207,14 +208,17 @@ class Archive:
         for path, data in changed:
             atomic_write(self.root / path, data, compare=False)
             changes.files_written += 1
+            changes.touched = True
         if old_entry is not None:
             old_folder = self.root / FLOWS_DIR / str(old_entry.get("folder", ""))
             if old_entry.get("folder") != record.folder:
                 self._remove_folder(old_folder)
+                changes.touched = True
             else:
                 for rel in old_entry.get("files", {}):
                     if rel not in record.files:
                         (folder / rel).unlink(missing_ok=True)
+                        changes.touched = True
         entry = record.manifest_entry()
         label = f"{record.name} (#{record.flow_id})"
         if old_entry is None:
@@ -251,6 +255,7 @@ class Archive:
     def remove_flow(self, flow_id: str, entry: dict[str, Any], changes: Written) -> None:
         self._remove_folder(self.root / FLOWS_DIR / str(entry.get("folder", "")))
         changes.removed.append(f"{entry.get('name')} (#{flow_id})")
+        changes.touched = True
 
     def _remove_folder(self, folder: Path) -> None:
         base = (self.root / FLOWS_DIR).resolve()

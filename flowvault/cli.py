@@ -24,6 +24,7 @@ from .errors import (
     FlowvaultError,
     UsageError,
 )
+from . import process
 from .output import Reporter
 from .signals import RECEIVED, StoppedAfterCommit, terminate
 
@@ -116,6 +117,7 @@ concurrency_option = click.option("--concurrency", type=click.IntRange(1, MAX_CO
 @click.version_option(__version__, prog_name="flowvault")
 def main() -> None:
     """Back up, diff and migrate process flows through a git-committed archive."""
+    process.tune()
 
 
 @main.command()

@@ -287,8 +287,9 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
         else:
             new_entries[fid] = entry  # not part of this run, or not provably gone: keep
     mode = {"keep": "kept", "encrypt": "encrypted"}.get(policy.mode, "redacted")
-    archive.write_manifest(Source(profile, base_url, provider.name).as_json(),
-                           new_entries, mode, policy.recipient if policy.mode == "encrypt" else None)
+    if archive.write_manifest(Source(profile, base_url, provider.name).as_json(),
+                              new_entries, mode, policy.recipient if policy.mode == "encrypt" else None):
+        result.changes.touched = True
     result.requests, result.retries, result.throttled = api.stats.requests, api.stats.retries, api.stats.throttled
     result.seconds = time.monotonic() - started
     for w in result.warnings:
@@ -297,6 +298,10 @@ async def export_flows(api: ApiClient, archive: Archive, *, profile: str, base_u
 
 
 def commit_export(history: History, result: ExportResult, message: str | None = None) -> None:
+    """Commit what the run wrote. A run that wrote and deleted nothing (a quiet night) asks git
+    nothing: its work tree is the last commit's, put back so before the run (``restore_altered``)."""
+    if not result.changes.touched:
+        return
     started = time.monotonic()
     result.commit = history.commit_all(result.commit_message(message))
     result.commit_seconds = time.monotonic() - started

@@ -24,6 +24,7 @@ from ..config import DEFAULT_MAX_IN_FLIGHT, Config, Profile
 from ..errors import FlowvaultError, ProfilesFailed, UsageError, WorkerLost
 from ..exportrun import export_profile
 from ..fleet import parse_shard, pick, start_offset
+from .. import process
 from ..output import Reporter
 from ..runreport import Outcome, heartbeat, report_fleet, worst, write_metrics, write_report
 from ..signals import RECEIVED, StoppedAfterCommit, terminate
@@ -100,6 +101,7 @@ def _worker(conn: Any, profiles: list[Profile], archive_root: Path, log_format: 
     sent to the parent as it ends. A stop unwinds it as it would the CLI (its own group: the
     parent forwards a stop once); it exits 128+N then."""
     os.setpgrp()
+    process.tune()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, terminate)
 
