@@ -4,6 +4,7 @@ No I/O: ``patchworks.Patchworks.fetch`` asks the API for what these functions sa
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..canonical import is_hidden
@@ -13,7 +14,8 @@ from ..protocol import flow_id
 VERSION_PARTS = ("steps", "variables", "schedules")
 
 
-def snake(name: str) -> str:
+@functools.cache
+def snake(name: str) -> str:  # a dozen relation names, asked for ~13 times a flow
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
 
