@@ -126,3 +126,25 @@ def test_secrets_inside_json_held_in_a_string_follow_the_same_rule() -> None:
     assert back == doc  # every other byte of the text as it was
     shown = masked(doc)["steps"][0]["config"]
     assert "hunter2" not in shown and "k3y" not in shown and "(secret)" in shown
+
+
+TOKENS = ["ghp_" + "a1B2" * 9, "AKIAIOSFODNN7EXAMPLE", "-----BEGIN RSA PRIVATE KEY-----", "https://user:pw@host/x",
+          "very_long_snake_case_key_name", "short", "é ß", "x" * 19, "y" * 20, "a/b+c=d-e_f" * 3]
+line = st.lists(st.sampled_from(TOKENS) | st.text(alphabet=' "{}:,\\é_-aZ09', max_size=8), max_size=5).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(line, line.map(lambda t: f'  "{t}": 1,')), max_size=8).map("\n".join))
+def test_the_gate_hands_over_the_lines_the_plain_rule_names(text: str) -> None:
+    """The gate finds its trigger lines at C speed; they are exactly the lines the plain rule names:
+    a run of 20 token characters, a private-key header or credentials in a URL, once snake_case
+    JSON keys are left out."""
+    import re
+
+    from flowvault.secretscan import trigger_starts
+
+    data = text.encode()
+    rule = re.compile(r"[A-Za-z0-9+/=_\-]{20,}|PRIVATE KEY|://[^/\s:@\"]+:[^/\s@\"]+@", re.ASCII)
+    keys = re.compile(r'"(?:[a-z][a-z0-9]*_)+[a-z0-9]+"[ \t]*:')
+    expected = {n for n, ln in enumerate(text.split("\n")) if rule.search(keys.sub("", ln))}
+    assert {data.count(b"\n", 0, at) for at in trigger_starts(data)} == expected
