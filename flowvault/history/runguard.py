@@ -34,30 +34,33 @@ class _RunGuard(_Repository):
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise ArchiveError(f"{self.root}: another flowvault run is using this archive") from None
-            marker = self.git_dir / MARKER
-            if marker.exists():
-                # our own run was killed (we hold the lock, so no flowvault is running here): a git it
-                # started may still be finishing (waited for), or have died holding the index lock
-                self._wait_for_orphaned_git(say)
-                (self.git_dir / "index.lock").unlink(missing_ok=True)
-                self.rollback()
-            marker.write_text(str(os.getpid()))
-            clean = True
             try:
-                yield
-            except BaseException as exc:  # Ctrl-C, SIGTERM or any failure: back to the last commit, now
-                clean = False
-                try:
+                marker = self.git_dir / MARKER
+                if marker.exists():
+                    # our own run was killed (we hold the lock, so no flowvault is running here): a git it
+                    # started may still be finishing (waited for), or have died holding the index lock
+                    self._wait_for_orphaned_git(say)
+                    (self.git_dir / "index.lock").unlink(missing_ok=True)
                     self.rollback()
-                except ArchiveError:
-                    if isinstance(exc, ArchiveError):  # the archive's own trouble says more than the rollback's
-                        raise exc from None
-                    raise
+                marker.write_text(str(os.getpid()))
                 clean = True
-                raise
-            finally:
-                if clean:
-                    marker.unlink(missing_ok=True)
+                try:
+                    yield
+                except BaseException as exc:  # Ctrl-C, SIGTERM or any failure: back to the last commit, now
+                    clean = False
+                    try:
+                        self.rollback()
+                    except ArchiveError:
+                        if isinstance(exc, ArchiveError):  # the archive's own trouble says more than the rollback's
+                            raise exc from None
+                        raise
+                    clean = True
+                    raise
+                finally:
+                    if clean:
+                        marker.unlink(missing_ok=True)
+            finally:  # unlocked by name, not by the close: a git another thread is starting this instant
+                fcntl.flock(fh, fcntl.LOCK_UN)  # holds a copy of this descriptor until its exec
 
     def interrupted(self) -> bool:
         """A run started and has not finished: killed, or still running (see ``running``)."""
