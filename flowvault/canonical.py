@@ -58,10 +58,6 @@ def looks_like_credential(name: Any) -> bool:
     return isinstance(name, str) and _credential_name(str(name))
 
 
-#: exact types that are never cleaned into (no isinstance call for each of them)
-_LEAVES = frozenset({int, float, bool, type(None)})
-
-
 #: name → whether it looks like a credential: a document repeats its few hundred key names many times
 _NAMES: dict[str, bool] = {}
 
@@ -71,6 +67,10 @@ def _credential_name(name: str) -> bool:
     if len(_NAMES) < 65_536:
         _NAMES[name] = hit
     return hit
+
+
+#: exact types that are never cleaned into (no isinstance call for each of them)
+_LEAVES = frozenset({int, float, bool, type(None)})
 
 
 def is_hidden(value: Any) -> bool:
@@ -214,13 +214,13 @@ def clean(data: Any, secrets: Secrets | None, drop: frozenset[str] = VOLATILE_FI
         for k, v in data.items():  # one pass; only containers and JSON text go deeper (no call per scalar)
             if k in drop:
                 continue
-            kind = v.__class__
-            if kind is str:
+            of = v.__class__
+            if of is str:
                 if secrets is not None and v and (v[0] in "{[" or v[0].isspace()) and holds_json(v):
                     v = clean(v, secrets, drop)
-            elif kind is dict or kind is list:
+            elif of is dict or of is list:
                 v = clean(v, secrets, drop)
-            elif kind not in _LEAVES and isinstance(v, (dict, list, str)):
+            elif of not in _LEAVES and isinstance(v, (dict, list, str)):
                 v = clean(v, secrets, drop)
             out[k] = v
         if secrets is None:
